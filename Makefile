@@ -182,3 +182,12 @@ install: all
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
+
+# ---- tests/xs: the real XS peer -------------------------------------------
+# xs_peer drives a real xsnap (built by tests/xs/build-xsnap) through
+# protocol/wire.h only; tests/xs/xs_peer.sh runs it from `make check`.
+XS_PEER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/xs/*.c))
+$(BUILD)/tests/xs_peer: $(XS_PEER_OBJS) $(WIRE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(WIRE_LIBS)
+check e2e: $(BUILD)/tests/xs_peer

@@ -124,6 +124,14 @@ int wire_get_u64(const wire_elem *e, const char *name, uint64_t *out);
 /* First child element called name, or NULL. */
 const wire_elem *wire_child(const wire_elem *e, const char *name);
 
+/* Append a one-line, ASCII-only rendering of m (its items as XML): every
+** non-ASCII character as &#xHHHH;, control bytes and invalid UTF-8 as the
+** U+F7xx references of docs/protocol.md, TAB/LF/CR as references too; so
+** it is safe to print and parses back to the same message. */
+void wire_msg_render(wire_buf *b, const wire_msg *m);
+/* The same for one element and its subtree. */
+void wire_elem_render(wire_buf *b, const wire_elem *e);
+
 /* ------------------------------------------------------------------ */
 /* Incremental parser                                                  */
 /* ------------------------------------------------------------------ */
@@ -171,7 +179,9 @@ wire_parser *wire_parser_new(const wire_limits *lim, wire_on_message cb,
                              void *ud);
 /* Feed the next n bytes of the stream (any split, even one byte at a
 ** time). Returns WIRE_OK or the error that stopped it; after an error,
-** feeding more returns the same error until wire_parser_resync. */
+** feeding more returns the same error until wire_parser_resync (the bytes
+** are kept, up to max_message of them, and rescanned after it). The
+** callback must not feed, finish, resync or free its own parser. */
 enum wire_status wire_parser_feed(wire_parser *p, const void *data, size_t n);
 /* Tell the parser the stream has ended: WIRE_ETRUNC if a message was
 ** left incomplete, else WIRE_OK. */
@@ -179,10 +189,17 @@ enum wire_status wire_parser_finish(wire_parser *p);
 /* The last error (code WIRE_OK if none). */
 const wire_error *wire_parser_error(const wire_parser *p);
 /* Drop the failed message and skip input up to the next "<xsbug>", where
-** parsing starts again. Bytes already fed after the error are rescanned. */
+** parsing starts again. Bytes already fed after the error are rescanned
+** (from the byte after the error, or from the first byte of the feed that
+** found it if the failed token began earlier). After WIRE_ESTOPPED nothing
+** is skipped: parsing goes on right after the message the callback stopped
+** at. Does nothing when there is no error. */
 void wire_parser_resync(wire_parser *p);
 /* Total bytes fed so far. */
 uint64_t wire_parser_offset(const wire_parser *p);
+/* Bytes of memory the parser holds now, expat's included: stays bounded by
+** its limits whatever the input (see docs/protocol.md, "Limits"). */
+size_t wire_parser_memory(const wire_parser *p);
 /* Free the parser and everything it owns. */
 void wire_parser_free(wire_parser *p);
 /* Short English name of a status ("syntax error", …). */

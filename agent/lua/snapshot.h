@@ -29,6 +29,9 @@ typedef struct alua_request {
   size_t batch_bytes;        /* target bytes per graph message; 0 = 256 KiB */
   lua_State *stack_thread;   /* whose frames form the "stack" root; NULL = L */
   int stack_level;           /* first level captured (skips the agent's own) */
+  size_t anchor_slots;       /* values waiting per Lua stack before a helper
+                                thread takes more; 0 = as many as Lua allows
+                                (tests set it low to exercise helpers) */
 } alua_request;
 
 /* What a snapshot cost and found. */

@@ -1,0 +1,545 @@
+/*
+** walk_values.c
+** Per-kind encoding of the Lua heap walk: how a value becomes an edge
+** target, and how tables, closures, C closures, userdata, strings,
+** prototypes, upvalue cells, exits and stubs become nodes. Only raw
+** access: no metamethod can run, no number is converted in place.
+*/
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "walk.h"
+
+/* Larger values are not inlined: escaped, a string may grow eightfold and
+** must stay under the wire's 32 MiB attribute limit; base64 grows 4/3. */
+#define MAX_STRING  (3u << 20)
+#define MAX_PAYLOAD (16u << 20)
+
+unsigned walk_tag(lua_State *L, int idx) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TFUNCTION && lua_iscfunction(L, idx)) {
+    /* A C closure always has upvalues; a light C function has none. */
+    if (lua_getupvalue(L, idx, 1) == NULL) return WALK_TAG_LIGHTCF;
+    lua_pop(L, 1);
+  }
+  return (unsigned)t;
+}
+
+/* The node id of the object at idx, queued as a new node if unseen. */
+static int intern(walk *w, int idx, int type, uint64_t *id) {
+  lua_State *L = w->L;
+  unsigned tag = type == LUA_TFUNCTION ? walk_tag(L, idx) : (unsigned)type;
+  const void *p = lua_topointer(L, idx);
+  uint64_t *info = walk_map_slot(&w->map, (uintptr_t)p, tag);
+  if (info == NULL) return walk_oom(w);
+  if (*info != 0 && !(*info & WALK_INFO_NAMED)) {
+    *id = WALK_INFO_VALUE(*info);
+    return 0;
+  }
+  uint64_t named = *info;
+  *id = w->next_id;
+  *info = ((uint64_t)tag << 60) | *id;
+  /* info may move from here on: walk_item_new does not touch the map */
+  walk_item *it;
+  if (named) {
+    it = walk_item_new(w, WALK_EXIT, (uintptr_t)p);
+    if (it == NULL) return walk_oom(w);
+    it->u.name = (uint32_t)WALK_INFO_VALUE(named);
+    w->st.exits++;
+    return 0;
+  }
+  switch (tag) {
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);  /* a string: no conversion */
+    it = walk_item_new(w, WALK_STRING, (uintptr_t)p);
+    if (it == NULL) return walk_oom(w);
+    it->u.str.len = len;
+    it->u.str.p = NULL;
+    if (len <= MAX_STRING) {
+      /* Copied: written later, and the copy cannot dangle whatever an
+      ** emergency collection does to weak tables meanwhile. */
+      const char *c = walk_arena_put(&w->strings, s, len);
+      if (c == NULL) return walk_oom(w);
+      w->items[w->qtail - 1].u.str.p = c;
+    }
+    return 0;
+  }
+  case LUA_TTABLE: it = walk_item_new(w, WALK_TABLE, (uintptr_t)p); break;
+  case LUA_TUSERDATA: it = walk_item_new(w, WALK_USERDATA, (uintptr_t)p); break;
+  case LUA_TTHREAD: it = walk_item_new(w, WALK_THREAD, (uintptr_t)p); break;
+  case LUA_TFUNCTION:
+    it = walk_item_new(w, lua_iscfunction(L, idx) ? WALK_CFUNC : WALK_LFUNC,
+                       (uintptr_t)p);
+    break;
+  case WALK_TAG_LIGHTCF:
+  case LUA_TLIGHTUSERDATA:
+    it = walk_item_new(w, WALK_STUB, (uintptr_t)p);
+    if (it == NULL) return walk_oom(w);
+    it->stub = tag == WALK_TAG_LIGHTCF ? WALK_STUB_CFUNC : WALK_STUB_LIGHTUD;
+    w->st.stubs++;
+    return 0;
+  default:
+    assert(0 && "not an object");
+    return walk_oom(w);
+  }
+  if (it == NULL) return walk_oom(w);
+  return walk_anchor_push(w, idx);
+}
+
+int walk_value(walk *w, int idx, wire_value *v) {
+  lua_State *L = w->L;
+  int t = lua_type(L, idx);
+  switch (t) {
+  case LUA_TNIL: v->type = WIRE_V_NIL; return 0;
+  case LUA_TBOOLEAN:
+    v->type = WIRE_V_BOOL;
+    v->u.b = lua_toboolean(L, idx);
+    return 0;
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) {
+      v->type = WIRE_V_INT;
+      v->u.i = (int64_t)lua_tointegerx(L, idx, NULL);
+    } else {
+      v->type = WIRE_V_FLOAT;
+      v->u.f = (double)lua_tonumberx(L, idx, NULL);
+    }
+    return 0;
+  default:
+    v->type = WIRE_V_REF;
+    return intern(w, idx, t, &v->u.ref);
+  }
+}
+
+/* ---- metatables ---------------------------------------------------- */
+
+/* __name and __mode of the metatable at the top, read by raw traversal
+** and cached per metatable. NULL if out of memory. */
+static const struct walk_mt *mt_info(walk *w) {
+  lua_State *L = w->L;
+  uintptr_t key = (uintptr_t)lua_topointer(L, -1);
+  uint64_t info = walk_map_get(&w->mtinfo, key, LUA_TTABLE);
+  if (info) return &w->mts[WALK_INFO_VALUE(info)];
+  if (w->nmts == w->mtcap) {
+    size_t ncap = w->mtcap ? w->mtcap * 2 : 32;
+    struct walk_mt *nm = realloc(w->mts, ncap * sizeof *nm);
+    if (nm == NULL) return NULL;
+    w->mts = nm;
+    w->mtcap = ncap;
+  }
+  struct walk_mt m = {NULL, 0, NULL};
+  int mt = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, mt)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+      size_t kl, vl;
+      const char *k = lua_tolstring(L, -2, &kl);
+      const char *v = lua_tolstring(L, -1, &vl);
+      if (kl == 6 && memcmp(k, "__name", 6) == 0 && vl <= MAX_STRING) {
+        m.name = walk_arena_put(&w->keep, v, vl);
+        m.len = vl;
+        if (m.name == NULL) {
+          lua_pop(L, 2);
+          return NULL;
+        }
+      } else if (kl == 6 && memcmp(k, "__mode", 6) == 0) {
+        int wk = memchr(v, 'k', vl) != NULL, wv = memchr(v, 'v', vl) != NULL;
+        m.mode = wk && wv ? "kv" : wk ? "k" : wv ? "v" : NULL;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  uint64_t *slot = walk_map_slot(&w->mtinfo, key, LUA_TTABLE);
+  if (slot == NULL) return NULL;
+  *slot = ((uint64_t)LUA_TTABLE << 60) | w->nmts;
+  w->mts[w->nmts] = m;
+  return &w->mts[w->nmts++];
+}
+
+/* ---- edges --------------------------------------------------------- */
+
+static int edge_to(walk *w, const char *kind, const char *name, size_t nlen,
+                   int has_index, int64_t index, int idx) {
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  e.kind = kind;
+  e.name = name;
+  e.name_len = nlen;
+  e.has_index = has_index;
+  e.index = index;
+  if (walk_value(w, idx, &e.value) != 0) return -1;
+  walk_edge(w, &e);
+  return 0;
+}
+
+/* The metatable edge of the value at idx, if it has a metatable. */
+static int metatable_edge(walk *w, int idx) {
+  lua_State *L = w->L;
+  if (!lua_getmetatable(L, idx)) return 0;
+  int r = edge_to(w, "metatable", NULL, 0, 0, 0, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+static void node_init(wire_node *n, uint64_t id, const char *kind,
+                      uint64_t addr) {
+  memset(n, 0, sizeof *n);
+  n->id = id;
+  n->kind = kind;
+  if (addr) {
+    n->addr = addr;
+    n->has_addr = 1;
+  }
+}
+
+/* ---- tables -------------------------------------------------------- */
+
+static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
+  lua_State *L = w->L;
+  wire_node n;
+  node_init(&n, id, "table", addr);
+  if (lua_getmetatable(L, t)) {
+    const struct walk_mt *mi = mt_info(w);
+    if (mi == NULL) return walk_oom(w);
+    n.type = mi->name;
+    n.type_len = mi->len;
+    n.mode = mi->mode;
+    lua_pop(L, 1);
+  }
+  /* Sizes need the entry count before the node is written. The array part
+  ** is estimated by the border (lua_rawlen), the hash part as the next
+  ** power of two above the remaining entries. */
+  uint64_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    count++;
+    lua_pop(L, 1);
+  }
+  uint64_t arr = (uint64_t)lua_rawlen(L, t);
+  if (arr > count) arr = count;
+  uint64_t rest = count - arr, hslots = 0;
+  if (rest) for (hslots = 1; hslots < rest; hslots <<= 1) {}
+  n.size = 56 + 16 * arr + 32 * hslots;
+  n.has_size = 1;
+  walk_node(w, &n);
+
+  if (metatable_edge(w, t) != 0) return -1;
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    e.name = NULL;
+    e.has_index = 0;
+    e.key.type = WIRE_V_NONE;
+    if (lua_isinteger(L, -2)) {  /* first: the commonest key by far */
+      e.kind = "index";
+      e.has_index = 1;
+      e.index = (int64_t)lua_tointegerx(L, -2, NULL);
+    } else if (lua_type(L, -2) == LUA_TSTRING) {
+      e.kind = "field";
+      e.name = lua_tolstring(L, -2, &e.name_len);  /* a string key: safe */
+    } else {
+      e.kind = "key";  /* float, boolean or object */
+      if (walk_value(w, -2, &e.key) != 0) {
+        lua_pop(L, 2);
+        return -1;
+      }
+    }
+    if (walk_value(w, -1, &e.value) != 0) {
+      lua_pop(L, 2);
+      return -1;
+    }
+    walk_edge(w, &e);
+    lua_pop(L, 1);
+  }
+  walk_node_end(w);
+  return 0;
+}
+
+/* ---- functions ----------------------------------------------------- */
+
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  walk *w = ud;
+  if (w->dumpcap - w->dumplen < sz) {
+    size_t ncap = w->dumpcap ? w->dumpcap : 4096;
+    while (ncap - w->dumplen < sz) ncap *= 2;
+    char *nd = realloc(w->dump, ncap);
+    if (nd == NULL) return 1;
+    w->dump = nd;
+    w->dumpcap = ncap;
+  }
+  if (sz == 1) w->dump[w->dumplen] = *(const char *)p;  /* most pieces */
+  else memcpy(w->dump + w->dumplen, p, sz);
+  w->dumplen += sz;
+  return 0;
+}
+
+static int encode_lfunction(walk *w, uint64_t id, int f, uint64_t addr) {
+  lua_State *L = w->L;
+  lua_Debug ar;
+  lua_pushvalue(L, f);
+  lua_getinfo(L, ">Su", &ar);
+  lua_pushvalue(L, f);
+  w->dumplen = 0;
+  int bad = lua_dump(L, dump_writer, w, 0);
+  lua_pop(L, 1);
+  if (bad) return walk_oom(w);
+  uint64_t pid = walk_proto_intern(w, ar.source, ar.source ? ar.srclen : 0,
+                                   ar.linedefined);
+  if (pid == UINT64_MAX) return walk_oom(w);
+
+  wire_node n;
+  node_init(&n, id, "function", addr);
+  n.size = 32 + 8 * (uint64_t)ar.nups;
+  n.has_size = 1;
+  walk_node(w, &n);
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  e.kind = "prototype";
+  e.value.type = WIRE_V_REF;
+  e.value.u.ref = pid;
+  walk_edge(w, &e);
+
+  for (int i = 1; i <= ar.nups; i++) {
+    const char *name = lua_getupvalue(L, f, i);
+    if (name == NULL) break;
+    /* The cell is the node, so closures sharing a variable share it. */
+    uintptr_t cell = (uintptr_t)lua_upvalueid(L, f, i);
+    uint64_t info = walk_map_get(&w->map, cell, WALK_TAG_UPVAL), uid;
+    if (info) {
+      uid = WALK_INFO_VALUE(info);
+    } else {
+      wire_value v;
+      if (walk_value(w, -1, &v) != 0) {
+        lua_pop(L, 1);
+        return -1;
+      }
+      uint64_t *slot = walk_map_slot(&w->map, cell, WALK_TAG_UPVAL);
+      walk_item *it = slot ? walk_item_new(w, WALK_UPVALUE, cell) : NULL;
+      if (it == NULL) {
+        lua_pop(L, 1);
+        return walk_oom(w);
+      }
+      it->u.value = v;
+      uid = w->next_id - 1;
+      *slot = ((uint64_t)WALK_TAG_UPVAL << 60) | uid;
+    }
+    lua_pop(L, 1);
+    memset(&e, 0, sizeof e);
+    e.kind = "upvalue";
+    e.name = name;
+    e.name_len = strlen(name);
+    e.has_index = 1;
+    e.index = i;
+    e.value.type = WIRE_V_REF;
+    e.value.u.ref = uid;
+    walk_edge(w, &e);
+  }
+  walk_node_end(w);
+  return 0;
+}
+
+/* A C closure no module names: its upvalues are plain values (C closures
+** do not share cells), written as upvalue edges by number. */
+static int encode_cfunction(walk *w, uint64_t id, int f, uint64_t addr) {
+  lua_State *L = w->L;
+  int nups = 0;
+  while (lua_getupvalue(L, f, nups + 1) != NULL) {
+    lua_pop(L, 1);
+    nups++;
+  }
+  wire_node n;
+  node_init(&n, id, "cfunction", addr);
+  n.size = 32 + 16 * (uint64_t)nups;
+  n.has_size = 1;
+  walk_node(w, &n);
+  for (int i = 1; i <= nups; i++) {
+    lua_getupvalue(L, f, i);
+    int r = edge_to(w, "upvalue", NULL, 0, 1, i, -1);
+    lua_pop(L, 1);
+    if (r != 0) return -1;
+  }
+  walk_node_end(w);
+  return 0;
+}
+
+/* ---- userdata ------------------------------------------------------ */
+
+static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
+  lua_State *L = w->L;
+  size_t len = lua_rawlen(L, u);
+  const void *bytes = lua_touserdata(L, u);
+  int nuv = 0;
+  while (lua_getiuservalue(L, u, nuv + 1) != LUA_TNONE) {
+    lua_pop(L, 1);
+    nuv++;
+  }
+  lua_pop(L, 1);  /* the nil pushed for the missing one */
+  wire_node n;
+  node_init(&n, id, "userdata", addr);
+  if (lua_getmetatable(L, u)) {
+    const struct walk_mt *mi = mt_info(w);
+    if (mi == NULL) return walk_oom(w);
+    n.type = mi->name;
+    n.type_len = mi->len;
+    lua_pop(L, 1);
+  }
+  n.size = 40 + 16 * (uint64_t)nuv + len;
+  n.has_size = 1;
+  char why[64];
+  if (len <= MAX_PAYLOAD) {
+    n.payload = bytes;
+    n.payload_len = len;
+    n.has_payload = 1;
+  } else {
+    snprintf(why, sizeof why, "payload omitted: %zu bytes", len);
+    n.name = why;
+    n.name_len = strlen(why);
+  }
+  walk_node(w, &n);
+  if (metatable_edge(w, u) != 0) return -1;
+  for (int i = 1; i <= nuv; i++) {
+    lua_getiuservalue(L, u, i);
+    int r = edge_to(w, "uservalue", NULL, 0, 1, i, -1);
+    lua_pop(L, 1);
+    if (r != 0) return -1;
+  }
+  walk_node_end(w);
+  return 0;
+}
+
+/* ---- leaves -------------------------------------------------------- */
+
+static void encode_string(walk *w, const walk_item *it, uint64_t id) {
+  wire_node n;
+  char why[64];
+  node_init(&n, id, "string", it->addr);
+  n.size = 24 + it->u.str.len + 1;
+  n.has_size = 1;
+  if (it->u.str.p) {
+    n.value = it->u.str.p;
+    n.value_len = it->u.str.len;
+    n.has_value = 1;
+  } else {
+    snprintf(why, sizeof why, "value omitted: %zu bytes", it->u.str.len);
+    n.name = why;
+    n.name_len = strlen(why);
+  }
+  walk_node(w, &n);
+  walk_node_end(w);
+  if (it->u.str.p) walk_arena_release_before(&w->strings, it->u.str.p);
+}
+
+static void encode_proto(walk *w, const walk_item *it, uint64_t id) {
+  const walk_proto *p = &w->protos[it->u.proto];
+  wire_node n;
+  char why[64];
+  node_init(&n, id, "proto", 0);
+  n.size = 120 + p->len;  /* sizeof(Proto) plus about its dump's bytes */
+  n.has_size = 1;
+  if (p->len <= MAX_PAYLOAD) {
+    n.payload = p->dump;
+    n.payload_len = p->len;
+    n.has_payload = 1;
+  } else {
+    snprintf(why, sizeof why, "bytecode omitted: %zu bytes", p->len);
+    n.name = why;
+    n.name_len = strlen(why);
+  }
+  if (p->src) {
+    n.source = p->src;
+    n.source_len = p->srclen;
+  }
+  n.line = p->line;
+  n.has_line = 1;
+  walk_node(w, &n);
+  walk_node_end(w);
+}
+
+static void encode_upvalue(walk *w, const walk_item *it, uint64_t id) {
+  wire_node n;
+  node_init(&n, id, "upvalue", it->addr);
+  n.size = 40;
+  n.has_size = 1;
+  walk_node(w, &n);
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  e.kind = "value";
+  e.value = it->u.value;
+  walk_edge(w, &e);
+  walk_node_end(w);
+}
+
+static void encode_exit(walk *w, const walk_item *it, uint64_t id) {
+  const walk_name *nm = &w->names[it->u.name];
+  wire_node n;
+  node_init(&n, id, "exit", it->addr);
+  n.name = nm->s;
+  n.name_len = nm->len;
+  walk_node(w, &n);
+  walk_node_end(w);
+}
+
+static void encode_stub(walk *w, const walk_item *it, uint64_t id) {
+  wire_node n;
+  char nm[64];
+  node_init(&n, id, "stub", it->addr);
+  switch (it->stub) {
+  case WALK_STUB_CFUNC:
+    n.status = "unnamed C function";
+    snprintf(nm, sizeof nm, "cfunction@%llx", (unsigned long long)it->addr);
+    break;
+  case WALK_STUB_LIGHTUD:
+    n.status = "light userdata";
+    snprintf(nm, sizeof nm, "lightuserdata@%llx", (unsigned long long)it->addr);
+    break;
+  case WALK_STUB_FRAMES:
+    n.status = "frames omitted";
+    snprintf(nm, sizeof nm, "frames deeper than %d levels", WALK_MAX_FRAMES);
+    break;
+  default:
+    n.status = "coroutine stack full";
+    snprintf(nm, sizeof nm, "values not captured");
+    break;
+  }
+  n.name = nm;
+  n.name_len = strlen(nm);
+  walk_node(w, &n);
+  walk_node_end(w);
+}
+
+int walk_stub_edge(walk *w, const char *kind, int64_t i, enum walk_stub why) {
+  walk_item *it = walk_item_new(w, WALK_STUB, 0);
+  if (it == NULL) return walk_oom(w);
+  it->stub = (uint8_t)why;
+  w->st.stubs++;
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  e.kind = kind;
+  e.has_index = i >= 0;
+  e.index = i;
+  e.value.type = WIRE_V_REF;
+  e.value.u.ref = w->next_id - 1;
+  walk_edge(w, &e);
+  return 0;
+}
+
+int walk_encode(walk *w, const walk_item *it, uint64_t id, int idx) {
+  switch (it->kind) {
+  case WALK_TABLE: return encode_table(w, id, idx, it->addr);
+  case WALK_LFUNC: return encode_lfunction(w, id, idx, it->addr);
+  case WALK_CFUNC: return encode_cfunction(w, id, idx, it->addr);
+  case WALK_USERDATA: return encode_userdata(w, id, idx, it->addr);
+  case WALK_THREAD: return walk_thread(w, it, id, idx);
+  case WALK_FRAME: return walk_frame(w, it, id, idx);
+  case WALK_STRING: encode_string(w, it, id); return 0;
+  case WALK_PROTO: encode_proto(w, it, id); return 0;
+  case WALK_UPVALUE: encode_upvalue(w, it, id); return 0;
+  case WALK_EXIT: encode_exit(w, it, id); return 0;
+  case WALK_STUB: encode_stub(w, it, id); return 0;
+  }
+  assert(0 && "unknown item kind");
+  return -1;
+}

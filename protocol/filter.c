@@ -1,0 +1,651 @@
+/*
+** filter.c
+** The pre-expat input filter: a byte state machine that follows tags,
+** quotes and references across chunk boundaries. It repairs what XS sends
+** (a raw '<' in an attribute value, "&#N;" for control characters), refuses
+** DTDs, enforces the limits at the exact offending byte, frames messages,
+** and keeps the map from filtered offsets back to stream offsets.
+*/
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire_internal.h"
+
+enum {
+  F_TEXT,     /* character data; between messages when depth is 0 */
+  F_LT,       /* after '<', not yet written: what does it start? */
+  F_STAG,     /* in a start tag, outside quotes */
+  F_DQ,       /* in a "quoted" attribute value */
+  F_SQ,       /* in a 'quoted' attribute value */
+  F_ETAG,     /* in an end tag */
+  F_REF,      /* reading "&#...;" (held back until complete) */
+  F_BANG,     /* after "<!" */
+  F_COMMENT,
+  F_CDATA,
+  F_PI,
+  F_SKIP      /* resync: dropping input up to the next "<xsbug" */
+};
+
+#define NONE UINT64_MAX
+
+/* Bytes that interrupt a fast run in each state. */
+static const unsigned char stop_text[256] = {['<'] = 1, ['&'] = 1};
+static const unsigned char stop_dq[256] = {['<'] = 1, ['&'] = 1, ['"'] = 1};
+static const unsigned char stop_sq[256] = {['<'] = 1, ['&'] = 1, ['\''] = 1};
+static const unsigned char stop_tag[256] = {['>'] = 1, ['"'] = 1, ['\''] = 1};
+
+static int is_space(unsigned c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static int is_name_start(unsigned c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+         c >= 0x80;
+}
+
+void wire_filter_init(wire_filter *f, const wire_limits *lim) {
+  memset(f, 0, sizeof *f);
+  f->max_message = lim->max_message < 16 ? 16 : lim->max_message;
+  f->max_attr = lim->max_attr < 1 ? 1 : lim->max_attr;
+  f->max_depth = lim->max_depth < 1 ? 1 : lim->max_depth;
+  f->max_repairs = f->max_message / 16 + 256;
+  wire_filter_restart(f, 0, 0);
+}
+
+void wire_filter_free(wire_filter *f) {
+  free(f->map);
+  free(f->spans);
+  f->map = NULL;
+  f->spans = NULL;
+}
+
+void wire_filter_restart(wire_filter *f, uint64_t pos, int skip) {
+  f->state = skip ? F_SKIP : F_TEXT;
+  f->skipping = skip;
+  f->prolog = 1;
+  f->depth = 0;
+  f->k = 0;
+  f->sub = 0;
+  f->slash = 0;
+  f->in_msg = 0;
+  f->run_on = 0;
+  f->nref = 0;
+  f->pos = pos;
+  f->fpos = 0;
+  f->tok_f = 0;
+  f->drop_from = skip ? pos : NONE;
+  f->msg_repairs = 0;
+  f->nmap = 0;
+  f->base_f = 0;
+  f->base_o = pos;
+  f->span_head = f->nspans = 0;
+  f->err = WIRE_OK;
+  f->err_off = 0;
+  f->err_text[0] = '\0';
+}
+
+int wire_filter_idle(const wire_filter *f) {
+  return (f->state == F_TEXT && f->depth == 0) || f->state == F_SKIP;
+}
+
+/* ---- bookkeeping ---------------------------------------------------- */
+
+static void fail(wire_filter *f, enum wire_status code, uint64_t off,
+                 const char *text) {
+  if (f->err != WIRE_OK) return;
+  f->err = code;
+  f->err_off = off;
+  snprintf(f->err_text, sizeof f->err_text, "%s", text);
+}
+
+static void fail_attr(wire_filter *f) {
+  char text[160];
+  snprintf(text, sizeof text,
+           "attribute value, text or comment longer than %zu bytes (limits.max_attr)",
+           f->max_attr);
+  fail(f, WIRE_EATTR, f->run_start + f->max_attr, text);
+}
+
+static int add_repair(wire_filter *f, uint64_t fstart, uint64_t ostart,
+                      uint64_t flen, uint64_t olen, int counted) {
+  wire_repair *r;
+  if (counted && f->in_msg && ++f->msg_repairs > f->max_repairs) {
+    char text[160];
+    snprintf(text, sizeof text,
+             "more than %zu repaired bytes (raw '<' in attribute values or "
+             "control-character references) in one message", f->max_repairs);
+    fail(f, WIRE_ETOOBIG, ostart, text);
+    return -1;
+  }
+  /* consecutive deletions at one place are one deletion */
+  if (flen == 0 && f->nmap > 0) {
+    r = &f->map[f->nmap - 1];
+    if (r->flen == 0 && r->fstart == fstart && r->ostart + r->olen == ostart) {
+      r->olen += olen;
+      return 0;
+    }
+  }
+  if (f->nmap == f->capmap) {
+    size_t cap = f->capmap ? f->capmap * 2 : 64;
+    wire_repair *m = realloc(f->map, cap * sizeof *m);
+    if (m == NULL) {
+      fail(f, WIRE_ENOMEM, ostart, "out of memory for the filter's offset map");
+      return -1;
+    }
+    f->map = m;
+    f->capmap = cap;
+  }
+  r = &f->map[f->nmap++];
+  r->fstart = fstart;
+  r->ostart = ostart;
+  r->flen = flen;
+  r->olen = olen;
+  return 0;
+}
+
+uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo) {
+  size_t lo = 0, hi = f->nmap;
+  const wire_repair *r;
+  /* last repair starting at or before fo */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (f->map[mid].fstart <= fo) lo = mid + 1; else hi = mid;
+  }
+  if (lo == 0) return fo >= f->base_f ? f->base_o + (fo - f->base_f) : f->base_o;
+  r = &f->map[lo - 1];
+  if (fo < r->fstart + r->flen) return r->ostart;
+  return r->ostart + r->olen + (fo - r->fstart - r->flen);
+}
+
+void wire_filter_prune(wire_filter *f) {
+  uint64_t keep = f->tok_f;
+  size_t j = 0;
+  /* expat may still hold a partial character, a CR or "]]" it has not
+  ** reported: keep a few bytes before the end as well */
+  if (f->fpos < 4) keep = 0;
+  else if (f->fpos - 4 < keep) keep = f->fpos - 4;
+  while (j < f->nmap && f->map[j].fstart <= keep) j++;
+  if (j < 2) return;
+  j--; /* keep the repair that covers keep */
+  f->base_f = f->map[j - 1].fstart + f->map[j - 1].flen;
+  f->base_o = f->map[j - 1].ostart + f->map[j - 1].olen;
+  memmove(f->map, f->map + j, (f->nmap - j) * sizeof *f->map);
+  f->nmap -= j;
+}
+
+static int span_push(wire_filter *f, uint64_t start) {
+  if (f->span_head > 0 && f->span_head == f->nspans) f->span_head = f->nspans = 0;
+  if (f->nspans == f->capspans) {
+    if (f->span_head > 0) {
+      memmove(f->spans, f->spans + f->span_head,
+              (f->nspans - f->span_head) * sizeof *f->spans);
+      f->nspans -= f->span_head;
+      f->span_head = 0;
+    } else {
+      size_t cap = f->capspans ? f->capspans * 2 : 16;
+      wire_span *s = realloc(f->spans, cap * sizeof *s);
+      if (s == NULL) {
+        fail(f, WIRE_ENOMEM, start, "out of memory for the message queue");
+        return -1;
+      }
+      f->spans = s;
+      f->capspans = cap;
+    }
+  }
+  f->spans[f->nspans].start = start;
+  f->spans[f->nspans].end = NONE;
+  f->nspans++;
+  return 0;
+}
+
+wire_span *wire_filter_span(wire_filter *f) {
+  return f->span_head < f->nspans ? &f->spans[f->span_head] : NULL;
+}
+
+void wire_filter_span_pop(wire_filter *f) {
+  assert(f->span_head < f->nspans);
+  f->span_head++;
+  if (f->span_head == f->nspans) f->span_head = f->nspans = 0;
+}
+
+/* ---- the state machine ----------------------------------------------- */
+
+/* Output cursor shared by the helpers below. Input that goes out unchanged
+** (nearly all of it) is not copied byte run by byte run: it stays pending
+** from seg on and is copied in one piece when something else must be
+** written, or at the end. FPOS is exact only when nothing is pending. */
+typedef struct out_t {
+  char *o, *o0;
+  const unsigned char *seg;
+} out_t;
+
+#define FPOS(f, w) ((f)->fpos + (uint64_t)((w)->o - (w)->o0))
+
+/* Write the pending input up to p; input from p on is pending next. */
+static void pass_to(out_t *w, const unsigned char *p) {
+  size_t n = (size_t)(p - w->seg);
+  memcpy(w->o, w->seg, n);
+  w->o += n;
+  w->seg = p;
+}
+
+static void put(out_t *w, const void *p, size_t n) {
+  memcpy(w->o, p, n);
+  w->o += n;
+}
+
+/* Finish dropping input (leading whitespace, or skipped bytes after a
+** resync): the bytes from drop_from to upto become one deletion. */
+static int flush_drop(wire_filter *f, out_t *w, uint64_t upto) {
+  if (f->drop_from == NONE) return 0;
+  if (upto > f->drop_from &&
+      add_repair(f, FPOS(f, w), f->drop_from, 0, upto - f->drop_from, 0) != 0)
+    return -1;
+  f->drop_from = NONE;
+  return 0;
+}
+
+/* Write the '<' held back in F_LT; before the first element, the synthetic
+** root goes out first (expat needs one document element). */
+static int emit_lt(wire_filter *f, out_t *w, int element) {
+  if (flush_drop(f, w, f->lt_pos) != 0) return -1;
+  if (f->prolog && element) {
+    size_t n = sizeof WIRE_ROOT_OPEN - 1;
+    if (add_repair(f, FPOS(f, w), f->lt_pos, n, 0, 0) != 0) return -1;
+    put(w, WIRE_ROOT_OPEN, n);
+    f->prolog = 0;
+  }
+  f->tok_f = FPOS(f, w);
+  *w->o++ = '<';
+  return 0;
+}
+
+static void end_tag_done(wire_filter *f, uint64_t gt_pos) {
+  if (f->depth == 0) {
+    /* the top-level element closed: that is one whole message */
+    if (f->nspans > f->span_head) f->spans[f->nspans - 1].end = gt_pos + 1;
+    f->in_msg = 0;
+    f->run_on = 0;
+  } else {
+    f->run_on = 1;
+    f->run_start = gt_pos + 1;
+  }
+  f->state = F_TEXT;
+}
+
+/* Decide a complete or abandoned "&#..." reference: a reference to a
+** character XML forbids (a control byte) becomes &#xF7NN;, everything else
+** goes on unchanged for expat to judge. */
+static int flush_ref(wire_filter *f, out_t *w, int complete) {
+  uint64_t fstart = FPOS(f, w);
+  unsigned long v = 0;
+  unsigned i, n = f->nref;
+  int hex = n > 2 && f->ref[2] == 'x';
+  if (f->ref_ret == F_TEXT) f->tok_f = fstart;
+  if (complete && n >= (hex ? 5u : 4u)) {
+    for (i = hex ? 3 : 2; i < n - 1 && v < 0x10000; i++) {
+      unsigned c = (unsigned char)f->ref[i];
+      unsigned d = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+      v = v * (hex ? 16 : 10) + d;
+    }
+    if (v < 0x20 && v != 9 && v != 10 && v != 13) {
+      static const char hx[] = "0123456789ABCDEF";
+      char rep[8] = {'&', '#', 'x', 'F', '7', hx[v >> 4], hx[v & 15], ';'};
+      if (add_repair(f, fstart, f->ref_pos, 8, n, 1) != 0) return -1;
+      put(w, rep, 8);
+      f->nref = 0;
+      return 0;
+    }
+  }
+  put(w, f->ref, n);
+  f->nref = 0;
+  return 0;
+}
+
+static int ref_char_ok(const wire_filter *f, unsigned c) {
+  if (f->nref == 1) return c == '#';
+  if (f->nref == 2) return c == 'x' || (c >= '0' && c <= '9');
+  if (f->nref >= sizeof f->ref - 1) return 0;
+  if (f->ref[2] == 'x')
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+  return c >= '0' && c <= '9';
+}
+
+/* Does the byte at pos exceed the current run (attribute value, text)? */
+static int run_over(const wire_filter *f, uint64_t pos) {
+  return f->run_on && pos - f->run_start >= f->max_attr;
+}
+
+/* Bytes from pos still allowed in the current run. */
+static uint64_t run_room(const wire_filter *f, uint64_t pos) {
+  if (!f->run_on) return NONE;
+  return pos - f->run_start >= f->max_attr ? 0 : f->max_attr - (pos - f->run_start);
+}
+
+size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
+                       char *out, size_t *olen) {
+  out_t w;
+  uint64_t pos0 = f->pos;
+  size_t i = 0;
+  w.o = w.o0 = out + *olen;
+  w.seg = in;
+#define POS(x) (pos0 + (uint64_t)(x))
+
+  while (i < n && f->err == WIRE_OK) {
+    size_t avail = n - i;
+    const unsigned char *s = in + i, *e, *r;
+    unsigned c;
+
+    if (f->in_msg) {
+      uint64_t lim = f->msg_start + f->max_message;
+      if (POS(i) >= lim) {
+        char text[160];
+        snprintf(text, sizeof text, "message longer than %zu bytes (limits.max_message)",
+                 f->max_message);
+        fail(f, WIRE_ETOOBIG, lim, text);
+        break;
+      }
+      if (lim - POS(i) < avail) avail = (size_t)(lim - POS(i));
+    }
+    e = s + avail;
+    c = *s;
+
+    switch (f->state) {
+    case F_TEXT:
+      if (f->depth == 0) {
+        /* between messages: whitespace only */
+        for (r = s; r < e && is_space(*r); r++) {}
+        if (r > s) {
+          pass_to(&w, s);
+          if (f->prolog && FPOS(f, &w) == 0) {
+            /* nothing written yet: leading whitespace would put expat's
+            ** XML declaration off the start, so it is dropped */
+            if (f->drop_from == NONE) f->drop_from = POS(i);
+            w.seg = r;
+          }
+          i += (size_t)(r - s);
+          break;
+        }
+        if (c == '<') {
+          pass_to(&w, s);
+          w.seg = s + 1; /* held back until F_LT knows what it starts */
+          f->lt_pos = POS(i);
+          f->state = F_LT;
+          i++;
+          break;
+        }
+        fail(f, WIRE_ESYNTAX, POS(i),
+             "text outside a message: only whitespace may come between messages");
+        break;
+      } else {
+        uint64_t room = run_room(f, POS(i));
+        const unsigned char *rstop = room < avail ? s + room : e;
+        r = s;
+        while (rstop - r >= 4 && !stop_text[r[0]] && !stop_text[r[1]] &&
+               !stop_text[r[2]] && !stop_text[r[3]])
+          r += 4;
+        while (r < rstop && !stop_text[*r]) r++;
+        i += (size_t)(r - s);
+        if (r == e) break;
+        c = *r;
+        if (r == rstop && c != '<') { fail_attr(f); break; }
+        pass_to(&w, r);
+        w.seg = r + 1;
+        if (c == '<') {
+          f->lt_pos = POS(i);
+          f->state = F_LT;
+        } else {
+          f->state = F_REF;
+          f->ref_ret = F_TEXT;
+          f->ref[0] = '&';
+          f->nref = 1;
+          f->ref_pos = POS(i);
+        }
+        i++;
+      }
+      break;
+
+    case F_LT:
+      /* nothing is pending here: the '<' was held back */
+      if (c == '/') {
+        if (f->depth == 0) {
+          fail(f, WIRE_ESYNTAX, f->lt_pos, "end tag outside a message");
+          break;
+        }
+        if (emit_lt(f, &w, 1) != 0) break;
+        f->run_on = 0;
+        f->state = F_ETAG;
+        i++;
+      } else if (c == '!' || c == '?') {
+        if (run_over(f, f->lt_pos)) { fail_attr(f); break; }
+        if (f->depth == 0 && !f->in_msg) {
+          /* a comment or PI between messages is bounded like a value */
+          f->run_on = 1;
+          f->run_start = f->lt_pos;
+        }
+        if (emit_lt(f, &w, 0) != 0) break;
+        f->state = c == '!' ? F_BANG : F_PI;
+        f->k = 0;
+        f->sub = 0;
+        i++;
+      } else if (is_name_start(c)) {
+        if (f->depth + 1 > f->max_depth) {
+          char text[160];
+          snprintf(text, sizeof text, "elements nested deeper than %u (limits.max_depth)",
+                   f->max_depth);
+          fail(f, WIRE_EDEPTH, f->lt_pos, text);
+          break;
+        }
+        if (f->depth == 0) {
+          if (span_push(f, f->lt_pos) != 0) break;
+          f->in_msg = 1;
+          f->msg_start = f->lt_pos;
+          f->msg_repairs = 0;
+        }
+        if (emit_lt(f, &w, 1) != 0) break;
+        f->depth++;
+        f->run_on = 0;
+        f->slash = 0;
+        f->state = F_STAG;
+        i++;
+      } else {
+        /* not markup XML knows: pass it on and let expat say where */
+        if (emit_lt(f, &w, 1) != 0) break;
+        f->state = F_TEXT;
+        if (f->depth == 0) fail(f, WIRE_ESYNTAX, f->lt_pos, "'<' that starts no element");
+      }
+      break;
+
+    case F_STAG:
+    case F_DQ:
+    case F_SQ:
+      /* a start tag with its attribute values, in one loop: the common case
+      ** k="field" n="x" would otherwise cost two trips round the outer loop
+      ** per attribute */
+      for (;;) {
+        if (f->state == F_STAG) {
+          r = s;
+          while (r < e && !stop_tag[*r]) r++;
+          if (r > s) f->slash = r[-1] == '/';
+          i += (size_t)(r - s);
+          if (r == e) break;
+          c = *r;
+          i++;
+          s = r + 1;
+          if (c == '>') {
+            if (f->slash) {
+              f->depth--;
+              end_tag_done(f, POS(i - 1));
+            } else {
+              f->state = F_TEXT;
+              f->run_on = 1;
+              f->run_start = POS(i);
+            }
+            break;
+          }
+          f->state = c == '"' ? F_DQ : F_SQ;
+          f->run_on = 1;
+          f->run_start = POS(i);
+          f->slash = 0;
+        } else {
+          const unsigned char *stop = f->state == F_DQ ? stop_dq : stop_sq;
+          uint64_t room = run_room(f, POS(i));
+          const unsigned char *rstop = (size_t)(e - s) > room ? s + room : e;
+          r = s;
+          while (rstop - r >= 4 && !stop[r[0]] && !stop[r[1]] && !stop[r[2]] && !stop[r[3]])
+            r += 4;
+          while (r < rstop && !stop[*r]) r++;
+          i += (size_t)(r - s);
+          if (r == e) break;
+          c = *r;
+          if (r == rstop && c != (f->state == F_DQ ? '"' : '\'')) { fail_attr(f); break; }
+          if (c == '<') {
+            /* XS writes value="4 bytes <= 16 bytes": repair, do not reject */
+            pass_to(&w, r);
+            if (add_repair(f, FPOS(f, &w), POS(i), 4, 1, 1) != 0) break;
+            memcpy(w.o, "&lt;", 4);
+            w.o += 4;
+            w.seg = r + 1;
+          } else if (c == '&') {
+            pass_to(&w, r);
+            w.seg = r + 1;
+            f->ref_ret = f->state;
+            f->state = F_REF;
+            f->ref[0] = '&';
+            f->nref = 1;
+            f->ref_pos = POS(i);
+            i++;
+            break;
+          } else {
+            f->state = F_STAG;
+            f->run_on = 0;
+          }
+          i++;
+          s = r + 1;
+        }
+      }
+      break;
+
+    case F_ETAG:
+      r = memchr(s, '>', (size_t)(e - s));
+      if (r == NULL) r = e;
+      i += (size_t)(r - s);
+      if (r == e) break;
+      f->depth--;
+      end_tag_done(f, POS(i));
+      i++;
+      break;
+
+    case F_REF:
+      /* the reference is held in f->ref; nothing is pending */
+      if (c == ';' && f->nref >= 3) {
+        if (run_over(f, POS(i))) { fail_attr(f); break; }
+        f->ref[f->nref++] = ';';
+        i++;
+        w.seg = in + i;
+        if (flush_ref(f, &w, 1) != 0) break;
+        f->state = f->ref_ret;
+      } else if (ref_char_ok(f, c)) {
+        if (run_over(f, POS(i))) { fail_attr(f); break; }
+        f->ref[f->nref++] = (char)c;
+        i++;
+        w.seg = in + i;
+      } else {
+        /* not a character reference after all: the byte is read again */
+        if (flush_ref(f, &w, 0) != 0) break;
+        f->state = f->ref_ret;
+      }
+      break;
+
+    case F_BANG:
+      /* after "<!": a comment, a CDATA section, or a declaration (refused) */
+      if (run_over(f, POS(i))) { fail_attr(f); break; }
+      if (f->sub == 0 && c >= 'A' && c <= 'Z') {
+        fail(f, WIRE_EDTD, f->lt_pos,
+             "DOCTYPE or entity declaration refused: amber's protocol has no DTDs");
+        break;
+      }
+      i++;
+      if (f->sub == 0) {
+        if (c == '-') f->sub = 1;
+        else if (c == '[') { f->sub = 2; f->k = 1; }
+        else f->state = F_TEXT; /* malformed: expat reports it */
+      } else if (f->sub == 1) {
+        f->k = 0;
+        f->state = c == '-' ? F_COMMENT : F_TEXT;
+      } else if (c != (unsigned char)"[CDATA["[f->k]) {
+        f->state = F_TEXT;
+      } else if (++f->k == 7) {
+        f->k = 0;
+        f->state = F_CDATA;
+        if (f->depth == 0)
+          fail(f, WIRE_ESYNTAX, f->lt_pos, "text outside a message (a CDATA section)");
+      }
+      break;
+
+    case F_COMMENT:
+    case F_CDATA:
+    case F_PI:
+      for (r = s; r < e; r++) {
+        unsigned b = *r;
+        if (run_over(f, POS(i + (size_t)(r - s)))) break;
+        if (f->state == F_COMMENT ? b == '-' : f->state == F_CDATA ? b == ']' : b == '?') {
+          f->k++;
+        } else if (b == '>' && f->k >= (f->state == F_PI ? 1u : 2u)) {
+          r++;
+          f->state = F_TEXT;
+          if (f->depth == 0) f->run_on = 0;
+          break;
+        } else {
+          f->k = 0;
+        }
+      }
+      i += (size_t)(r - s);
+      if (f->state != F_TEXT && r < e) fail_attr(f);
+      break;
+
+    case F_SKIP:
+      /* looking for "<xsbug" followed by '>', '/' or whitespace; the bytes
+      ** looked at are dropped */
+      for (r = s; r < e; r++) {
+        unsigned b = *r;
+        if (f->k == 6) {
+          if (b == '>' || b == '/' || is_space(b)) break;
+          f->k = 0;
+        }
+        if (b == (unsigned char)"<xsbug"[f->k]) f->k++;
+        else f->k = b == '<';
+      }
+      i += (size_t)(r - s);
+      w.seg = in + i;
+      if (r < e) {
+        /* found: replay "<xsbug" and its delimiter as ordinary input */
+        unsigned char again[7];
+        uint64_t lt = POS(i) - 6;
+        size_t got;
+        memcpy(again, "<xsbug", 6);
+        again[6] = *r;
+        if (flush_drop(f, &w, lt) != 0) break;
+        f->skipping = 0;
+        f->state = F_TEXT;
+        f->k = 0;
+        f->fpos = FPOS(f, &w);
+        f->pos = lt;
+        got = (size_t)(w.o - out);
+        wire_filter_run(f, again, 7, out, &got);
+        w.o = w.o0 = out + got;
+        i++;
+        w.seg = in + i;
+      }
+      break;
+    }
+  }
+  /* held-back and dropped bytes are never pending: seg is past them */
+  assert(w.seg <= in + i);
+  pass_to(&w, in + i);
+  f->fpos = FPOS(f, &w);
+  f->pos = POS(i);
+  *olen = (size_t)(w.o - out);
+  return i;
+#undef POS
+}

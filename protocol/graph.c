@@ -1,0 +1,201 @@
+/*
+** graph.c
+** Snapshot graph records: nodes (<n>) and edges (<e>) as docs/protocol.md
+** sections 5.3 and 5.4 define them, written with the fast writer and read
+** back from parsed message trees with every field checked.
+*/
+#include <string.h>
+
+#include "wire_internal.h"
+
+/* Attribute with a value known to need no escaping (numbers, values). */
+static void attr_raw(wire_buf *b, const char *name, size_t nlen,
+                     const char *v, size_t vlen) {
+  char *o;
+  if (WIRE_RESERVE(b, nlen + vlen + 4)) return;
+  o = b->data + b->len;
+  o[0] = ' ';
+  memcpy(o + 1, name, nlen);
+  o[nlen + 1] = '=';
+  o[nlen + 2] = '"';
+  memcpy(o + nlen + 3, v, vlen);
+  o[nlen + vlen + 3] = '"';
+  b->len += nlen + vlen + 4;
+}
+
+static void attr_u64(wire_buf *b, const char *name, size_t nlen, uint64_t v) {
+  char num[WIRE_NUM_MAX];
+  attr_raw(b, name, nlen, num, wire_num_u64(num, v));
+}
+
+static void attr_i64(wire_buf *b, const char *name, size_t nlen, int64_t v) {
+  char num[WIRE_NUM_MAX];
+  attr_raw(b, name, nlen, num, wire_num_i64(num, v));
+}
+
+static void attr_value(wire_buf *b, const char *name, size_t nlen,
+                       const wire_value *v) {
+  char *o;
+  size_t at;
+  if (WIRE_RESERVE(b, nlen + 40)) return;
+  o = b->data + b->len;
+  o[0] = ' ';
+  memcpy(o + 1, name, nlen);
+  o[nlen + 1] = '=';
+  o[nlen + 2] = '"';
+  b->len += nlen + 3;
+  at = b->len;
+  wire_value_format(b, v);
+  if (b->len == at) return; /* WIRE_V_NONE is never passed here */
+  b->data[b->len++] = '"';
+}
+
+void wire_node_open(wire_buf *b, const wire_node *node) {
+  if (WIRE_RESERVE(b, 64)) return;
+  memcpy(b->data + b->len, "<n", 2);
+  b->len += 2;
+  attr_u64(b, "i", 1, node->id);
+  wire_attr_str(b, "k", node->kind != NULL ? node->kind : "");
+  if (node->type != NULL) wire_attr(b, "t", node->type, node->type_len);
+  if (node->name != NULL) wire_attr(b, "nm", node->name, node->name_len);
+  if (node->has_size) attr_u64(b, "s", 1, node->size);
+  if (node->has_addr) {
+    char hex[16];
+    attr_raw(b, "a", 1, hex, wire_num_hex(hex, node->addr));
+  }
+  if (node->has_value) wire_attr(b, "v", node->value, node->value_len);
+  if (node->has_payload)
+    wire_attr_base64(b, "p", node->payload, node->payload_len);
+  if (node->mode != NULL) wire_attr_str(b, "m", node->mode);
+  if (node->status != NULL) wire_attr_str(b, "st", node->status);
+  if (node->source != NULL) wire_attr(b, "src", node->source, node->source_len);
+  if (node->has_line) attr_i64(b, "l", 1, node->line);
+  if (WIRE_RESERVE(b, 1)) return;
+  b->data[b->len++] = '>';
+}
+
+void wire_node_continue(wire_buf *b, uint64_t id) {
+  if (WIRE_RESERVE(b, 2)) return;
+  memcpy(b->data + b->len, "<n", 2);
+  b->len += 2;
+  attr_u64(b, "i", 1, id);
+  wire_buf_put(b, " c=\"1\">", 7);
+}
+
+void wire_edge_write(wire_buf *b, const wire_edge *e) {
+  if (WIRE_RESERVE(b, 2)) return;
+  memcpy(b->data + b->len, "<e", 2);
+  b->len += 2;
+  wire_attr_str(b, "k", e->kind != NULL ? e->kind : "");
+  if (e->name != NULL) wire_attr(b, "n", e->name, e->name_len);
+  if (e->has_index) attr_i64(b, "i", 1, e->index);
+  if (e->key.type != WIRE_V_NONE) attr_value(b, "key", 3, &e->key);
+  if (e->value.type != WIRE_V_NONE) attr_value(b, "v", 1, &e->value);
+  wire_buf_put(b, "/>", 2);
+}
+
+void wire_node_close(wire_buf *b) { wire_buf_put(b, "</n>", 4); }
+
+/* ---- reading ------------------------------------------------------- */
+
+/* A NUL-free, non-empty word such as a kind: the struct hands it out as a
+** C string, so an embedded NUL would silently shorten it. */
+static int is_word(const char *s, size_t n) {
+  return n > 0 && memchr(s, 0, n) == NULL;
+}
+
+int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
+                   wire_buf *scratch, const char **why) {
+  size_t i;
+  memset(node, 0, sizeof *node);
+  *cont = 0;
+  if (strcmp(e->name, "n") != 0) { *why = "not a node element <n>"; return -1; }
+  if (wire_get_u64(e, "i", &node->id) != 0) {
+    *why = "node without a valid id i (a decimal integer)";
+    return -1;
+  }
+  if (scratch != NULL) wire_buf_reset(scratch);
+  for (i = 0; i < e->nattrs; i++) {
+    const wire_attr_t *a = &e->attrs[i];
+    const char *n = a->name, *v = a->value;
+    size_t len = a->len;
+    if (strcmp(n, "i") == 0) {
+      continue;
+    } else if (strcmp(n, "c") == 0) {
+      if (len != 1 || v[0] != '1') { *why = "continuation flag c must be 1"; return -1; }
+      *cont = 1;
+    } else if (strcmp(n, "k") == 0) {
+      if (!is_word(v, len)) { *why = "node kind k is empty or holds a NUL"; return -1; }
+      node->kind = v;
+    } else if (strcmp(n, "t") == 0) {
+      node->type = v; node->type_len = len;
+    } else if (strcmp(n, "nm") == 0) {
+      node->name = v; node->name_len = len;
+    } else if (strcmp(n, "s") == 0) {
+      if (wire_num_parse_u64(v, len, &node->size) != 0) { *why = "node size s is not a decimal integer"; return -1; }
+      node->has_size = 1;
+    } else if (strcmp(n, "a") == 0) {
+      if (wire_num_parse_hex(v, len, &node->addr) != 0) { *why = "node address a is not 1-16 hex digits"; return -1; }
+      node->has_addr = 1;
+    } else if (strcmp(n, "v") == 0) {
+      node->value = v; node->value_len = len; node->has_value = 1;
+    } else if (strcmp(n, "p") == 0) {
+      if (scratch == NULL) { *why = "node has a payload but no scratch buffer was given"; return -1; }
+      if (wire_base64_decode(scratch, v, len) != 0) {
+        *why = scratch->oom ? "out of memory decoding the payload" : "node payload p is not valid base64";
+        return -1;
+      }
+      node->payload = scratch->data != NULL ? scratch->data : "";
+      node->payload_len = scratch->len;
+      node->has_payload = 1;
+    } else if (strcmp(n, "m") == 0) {
+      if (strcmp(v, "k") != 0 && strcmp(v, "v") != 0 && strcmp(v, "kv") != 0) {
+        *why = "weak mode m must be k, v or kv";
+        return -1;
+      }
+      node->mode = v;
+    } else if (strcmp(n, "st") == 0) {
+      if (!is_word(v, len)) { *why = "status st is empty or holds a NUL"; return -1; }
+      node->status = v;
+    } else if (strcmp(n, "src") == 0) {
+      node->source = v; node->source_len = len;
+    } else if (strcmp(n, "l") == 0) {
+      if (wire_num_parse_i64(v, len, &node->line) != 0) { *why = "line l is not a decimal integer"; return -1; }
+      node->has_line = 1;
+    }
+    /* other attributes are ignored: later versions may add fields */
+  }
+  if (*cont) {
+    if (e->nattrs != 2) { *why = "a continuation <n i c> carries no other fields"; return -1; }
+    return 0;
+  }
+  if (node->kind == NULL) { *why = "node without a kind k"; return -1; }
+  return 0;
+}
+
+int wire_edge_read(const wire_elem *e, wire_edge *edge, const char **why) {
+  size_t i;
+  memset(edge, 0, sizeof *edge);
+  if (strcmp(e->name, "e") != 0) { *why = "not an edge element <e>"; return -1; }
+  for (i = 0; i < e->nattrs; i++) {
+    const wire_attr_t *a = &e->attrs[i];
+    const char *n = a->name, *v = a->value;
+    size_t len = a->len;
+    if (strcmp(n, "k") == 0) {
+      if (!is_word(v, len)) { *why = "edge kind k is empty or holds a NUL"; return -1; }
+      edge->kind = v;
+    } else if (strcmp(n, "n") == 0) {
+      edge->name = v; edge->name_len = len;
+    } else if (strcmp(n, "i") == 0) {
+      if (wire_num_parse_i64(v, len, &edge->index) != 0) { *why = "edge index i is not a decimal integer"; return -1; }
+      edge->has_index = 1;
+    } else if (strcmp(n, "key") == 0) {
+      if (wire_value_parse(v, len, &edge->key) != 0) { *why = "edge key is not a valid value"; return -1; }
+    } else if (strcmp(n, "v") == 0) {
+      if (wire_value_parse(v, len, &edge->value) != 0) { *why = "edge target v is not a valid value"; return -1; }
+    }
+  }
+  if (edge->kind == NULL) { *why = "edge without a kind k"; return -1; }
+  if (edge->value.type == WIRE_V_NONE) { *why = "edge without a target v"; return -1; }
+  return 0;
+}

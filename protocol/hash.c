@@ -1,0 +1,126 @@
+/*
+** hash.c
+** amber-hash64, the content hash of a snapshot graph (docs/protocol.md
+** section 7): length-prefixed fields folded as little-endian 64-bit words.
+** It detects corruption; it is not a cryptographic hash.
+*/
+#include <string.h>
+
+#include "wire_internal.h"
+
+#define HASH_SEED UINT64_C(0x9E3779B97F4A7C15)
+#define HASH_MUL  UINT64_C(0xFF51AFD7ED558CCD)
+#define HASH_FIN  UINT64_C(0xC4CEB9FE1A85EC53)
+#define ABSENT    UINT64_MAX
+
+static uint64_t mix(uint64_t h, uint64_t w) {
+  h = (h ^ w) * HASH_MUL;
+  return h ^ h >> 32;
+}
+
+void wire_hash_init(wire_hash *h) {
+  h->h = HASH_SEED;
+  h->pending = 0;
+  h->npending = 0;
+}
+
+static void feed(wire_hash *h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  while (n > 0 && h->npending != 0) {
+    h->pending |= (uint64_t)*s++ << (8 * h->npending);
+    n--;
+    if (++h->npending == 8) {
+      h->h = mix(h->h, h->pending);
+      h->pending = 0;
+      h->npending = 0;
+    }
+  }
+  while (n >= 8) {
+    uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
+                 (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
+                 (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
+    h->h = mix(h->h, w);
+    s += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    h->pending |= (uint64_t)*s++ << (8 * h->npending++);
+    n--;
+  }
+}
+
+static void feed_len(wire_hash *h, uint64_t len) {
+  unsigned char le[8];
+  int i;
+  for (i = 0; i < 8; i++) le[i] = (unsigned char)(len >> (8 * i));
+  feed(h, le, 8);
+}
+
+/* One field: its length, then its bytes; NULL is "absent". */
+static void field(wire_hash *h, const void *p, size_t n) {
+  if (p == NULL) { feed_len(h, ABSENT); return; }
+  feed_len(h, n);
+  feed(h, p, n);
+}
+
+static void field_str(wire_hash *h, const char *s) {
+  field(h, s, s != NULL ? strlen(s) : 0);
+}
+
+static void field_u64(wire_hash *h, uint64_t v) {
+  char num[WIRE_NUM_MAX];
+  field(h, num, wire_num_u64(num, v));
+}
+
+static void field_i64(wire_hash *h, int has, int64_t v) {
+  char num[WIRE_NUM_MAX];
+  if (!has) { field(h, NULL, 0); return; }
+  field(h, num, wire_num_i64(num, v));
+}
+
+static void field_value(wire_hash *h, const wire_value *v) {
+  wire_buf b;
+  char text[40];
+  if (v->type == WIRE_V_NONE) { field(h, NULL, 0); return; }
+  /* format into a stack buffer: hashing must not allocate */
+  b.data = text; b.len = 0; b.cap = sizeof text; b.oom = 0;
+  wire_value_format(&b, v);
+  field(h, text, b.len);
+}
+
+void wire_hash_node(wire_hash *h, const wire_node *n) {
+  field_u64(h, n->id);
+  field_str(h, n->kind);
+  field(h, n->type, n->type_len);
+  field(h, n->name, n->name_len);
+  field(h, n->has_value ? (n->value != NULL ? n->value : "") : NULL, n->value_len);
+  field(h, n->has_payload ? (n->payload != NULL ? n->payload : "") : NULL, n->payload_len);
+  field_str(h, n->mode);
+  field_str(h, n->status);
+  field(h, n->source, n->source_len);
+  field_i64(h, n->has_line, n->line);
+}
+
+void wire_hash_edge(wire_hash *h, const wire_edge *e) {
+  field(h, "e", 1);
+  field_str(h, e->kind);
+  field(h, e->name, e->name_len);
+  field_i64(h, e->has_index, e->index);
+  field_value(h, &e->key);
+  field_value(h, &e->value);
+}
+
+void wire_hash_hex(const wire_hash *h, char out[17]) {
+  static const char hex[] = "0123456789abcdef";
+  uint64_t x = h->h;
+  int i;
+  if (h->npending != 0) x = mix(x, h->pending); /* the zero-padded last word */
+  x ^= x >> 33;
+  x *= HASH_FIN;
+  x ^= x >> 33;
+  for (i = 15; i >= 0; i--) {
+    out[i] = hex[x & 15];
+    x >>= 4;
+  }
+  out[16] = '\0';
+}

@@ -1,0 +1,102 @@
+/*
+** number.c
+** Decimal and hex integers for the wire: hand-written formatting (the agent
+** writes millions of them inside a VM pause, snprintf is too slow) and
+** strict parsing, so every integer has exactly one textual form.
+*/
+#include <string.h>
+
+#include "wire_internal.h"
+
+static const char digit_pairs[201] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+size_t wire_num_u64(char *dst, uint64_t v) {
+  char tmp[WIRE_NUM_MAX];
+  char *p = tmp + sizeof tmp;
+  size_t n;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    *--p = digit_pairs[d + 1];
+    *--p = digit_pairs[d];
+  }
+  if (v >= 10) {
+    unsigned d = (unsigned)v * 2;
+    *--p = digit_pairs[d + 1];
+    *--p = digit_pairs[d];
+  } else {
+    *--p = (char)('0' + v);
+  }
+  n = (size_t)(tmp + sizeof tmp - p);
+  memcpy(dst, p, n);
+  return n;
+}
+
+size_t wire_num_i64(char *dst, int64_t v) {
+  if (v < 0) {
+    /* negate in unsigned arithmetic: INT64_MIN has no positive twin */
+    dst[0] = '-';
+    return 1 + wire_num_u64(dst + 1, (uint64_t)0 - (uint64_t)v);
+  }
+  return wire_num_u64(dst, (uint64_t)v);
+}
+
+size_t wire_num_hex(char *dst, uint64_t v) {
+  static const char hex[] = "0123456789abcdef";
+  char tmp[16];
+  char *p = tmp + sizeof tmp;
+  size_t n;
+  do {
+    *--p = hex[v & 15];
+    v >>= 4;
+  } while (v);
+  n = (size_t)(tmp + sizeof tmp - p);
+  memcpy(dst, p, n);
+  return n;
+}
+
+int wire_num_parse_u64(const char *s, size_t n, uint64_t *out) {
+  uint64_t v = 0;
+  size_t i;
+  if (n == 0 || n > WIRE_NUM_MAX || (s[0] == '0' && n > 1)) return -1;
+  for (i = 0; i < n; i++) {
+    unsigned d = (unsigned char)s[i] - '0';
+    if (d > 9) return -1;
+    if (v > (UINT64_MAX - d) / 10) return -1;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+int wire_num_parse_i64(const char *s, size_t n, int64_t *out) {
+  uint64_t u;
+  if (n > 0 && s[0] == '-') {
+    if (wire_num_parse_u64(s + 1, n - 1, &u) != 0 || u == 0) return -1;
+    if (u > (uint64_t)INT64_MAX + 1) return -1;
+    *out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+    return 0;
+  }
+  if (wire_num_parse_u64(s, n, &u) != 0 || u > (uint64_t)INT64_MAX) return -1;
+  *out = (int64_t)u;
+  return 0;
+}
+
+int wire_num_parse_hex(const char *s, size_t n, uint64_t *out) {
+  uint64_t v = 0;
+  size_t i;
+  if (n == 0 || n > 16) return -1;
+  for (i = 0; i < n; i++) {
+    unsigned c = (unsigned char)s[i], d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else return -1;
+    v = v << 4 | d;
+  }
+  *out = v;
+  return 0;
+}

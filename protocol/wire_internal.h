@@ -1,0 +1,200 @@
+/*
+** wire_internal.h
+** Shared internals of protocol/: number formatting, the U+F7xx decoder, the
+** per-message arena and the pre-expat input filter. Not part of the door
+** (wire.h); nothing outside protocol/ may include it.
+*/
+#ifndef AMBER_WIRE_INTERNAL_H
+#define AMBER_WIRE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/* wire_buf_reserve with the common case (room already there) inlined. */
+#define WIRE_RESERVE(b, n) \
+  ((b)->cap - (b)->len >= (size_t)(n) && !(b)->oom ? 0 : wire_buf_reserve((b), (n)))
+
+/* ---- numbers (number.c) ------------------------------------------- */
+
+/* Longest decimal form of a 64-bit integer, sign included. */
+#define WIRE_NUM_MAX 20
+
+/* Write v in decimal at dst (no NUL); return the number of bytes. */
+size_t wire_num_u64(char *dst, uint64_t v);
+size_t wire_num_i64(char *dst, int64_t v);
+/* Write v in lowercase hex without leading zeros ("0" for 0). */
+size_t wire_num_hex(char *dst, uint64_t v);
+/* Strict parses of the whole of s[0..n): canonical decimal (no sign for
+** u64, no "+", no leading zeros, no "-0") or 1-16 hex digits. 0 or -1. */
+int wire_num_parse_u64(const char *s, size_t n, uint64_t *out);
+int wire_num_parse_i64(const char *s, size_t n, int64_t *out);
+int wire_num_parse_hex(const char *s, size_t n, uint64_t *out);
+
+/* ---- escaping (escape.c) ------------------------------------------ */
+
+/* Escape p for an attribute value or text using ASCII only: every
+** non-ASCII character as &#xHHHH; (for wire_msg_render). */
+void wire_escape_ascii(wire_buf *b, const void *p, size_t n);
+/* Decode the U+F700..U+F7FF scheme: copy s[0..n) to dst turning each such
+** character back into its byte. dst needs n bytes; returns bytes written. */
+size_t wire_unescape_f7(char *dst, const char *s, size_t n);
+
+/* ---- per-message arena (arena.c) ---------------------------------- */
+
+typedef struct wire_arena_block wire_arena_block;
+typedef struct wire_arena {
+  wire_arena_block *head;  /* block being filled; older blocks follow */
+  size_t used;             /* bytes handed out since the last reset */
+  size_t held;             /* bytes of memory held in blocks */
+} wire_arena;
+
+void wire_arena_init(wire_arena *a);
+/* n bytes aligned for any pointer or 64-bit field, or NULL. */
+void *wire_arena_alloc(wire_arena *a, size_t n);
+/* The free space of the current block (*room bytes, maybe 0), to write
+** into before knowing the size; then commit the bytes used. */
+char *wire_arena_peek(wire_arena *a, size_t *room);
+void wire_arena_commit(wire_arena *a, size_t n);
+/* Forget everything; keep one small block so the next message needs no
+** malloc, and give the rest back, so one huge message does not pin memory. */
+void wire_arena_reset(wire_arena *a);
+void wire_arena_free(wire_arena *a);
+
+/* ---- input filter (filter.c) -------------------------------------- */
+
+/* A repair: filtered bytes [fstart, fstart+flen) stand for original bytes
+** [ostart, ostart+olen). Insertions have olen 0, deletions flen 0. */
+typedef struct wire_repair {
+  uint64_t fstart, ostart;
+  uint64_t flen, olen;
+} wire_repair;
+
+/* A message as the filter saw it: offset of its '<' and one past its last
+** byte (UINT64_MAX while it is still open). */
+typedef struct wire_span {
+  uint64_t start, end;
+} wire_span;
+
+/* The synthetic document element that turns the stream of top-level
+** elements into one document for expat. */
+#define WIRE_ROOT_OPEN "<amber-stream>"
+
+typedef struct wire_filter {
+  size_t max_message, max_attr;
+  unsigned max_depth;
+  size_t max_repairs;     /* repairs allowed in one message */
+
+  int state;              /* F_* in filter.c */
+  int ref_ret;            /* state to go back to after a reference */
+  int prolog;             /* the synthetic root has not been emitted yet */
+  int skipping;           /* resync: dropping bytes until "<xsbug" */
+  unsigned depth;         /* open elements (synthetic root not counted) */
+  unsigned k;             /* match counter of the current state */
+  int sub;                /* after "<!": 1 comment, 2 CDATA section */
+  int slash;              /* the last byte of a start tag was '/' */
+  int in_msg;             /* inside a top-level element */
+
+  uint64_t pos;           /* original offset of the next byte */
+  uint64_t fpos;          /* filtered offset of the next output byte */
+  uint64_t lt_pos;        /* offset of the '<' of the current markup */
+  uint64_t msg_start;     /* offset of the current message's '<' */
+  uint64_t run_start;     /* offset of the current attribute value/text */
+  int run_on;             /* counting a run against max_attr */
+  uint64_t drop_from;     /* start of bytes being dropped, or UINT64_MAX */
+  uint64_t tok_f;         /* filtered offset of the latest markup start */
+  size_t msg_repairs;     /* repairs in the current message */
+
+  char ref[16];           /* a character reference being read */
+  unsigned nref;
+  uint64_t ref_pos;
+
+  /* repair map, oldest first; base maps offsets before the first entry */
+  wire_repair *map;
+  size_t nmap, capmap;
+  uint64_t base_f, base_o;
+
+  /* messages seen by the filter but not yet by the tree builder */
+  wire_span *spans;
+  size_t span_head, nspans, capspans;
+
+  /* the filter's own error, if it stopped */
+  enum wire_status err;
+  uint64_t err_off;
+  char err_text[160];
+} wire_filter;
+
+/* Worst-case output bytes for n input bytes (a raw '<' becomes "&lt;";
+** the synthetic root and a replayed "<xsbug " may be added once). */
+#define WIRE_FILTER_OUT(n) (4 * (n) + 64)
+
+void wire_filter_init(wire_filter *f, const wire_limits *lim);
+void wire_filter_free(wire_filter *f);
+/* Start over at original offset pos: a fresh expat document. skip=1 drops
+** input until the next "<xsbug" (resync); skip=0 goes on with whatever
+** comes (after a message the callback stopped at). */
+void wire_filter_restart(wire_filter *f, uint64_t pos, int skip);
+/* Filter in[0..n) into out (room for WIRE_FILTER_OUT(n) bytes). Returns the
+** bytes consumed: n, or fewer if the filter found an error (f->err). The
+** bytes written are added to *olen. */
+size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
+                       char *out, size_t *olen);
+/* Whether the stream could end here: no message, tag or reference open. */
+int wire_filter_idle(const wire_filter *f);
+/* Original stream offset of filtered offset fo. */
+uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo);
+/* Drop repairs that precede every offset expat may still report. */
+void wire_filter_prune(wire_filter *f);
+/* Oldest message not yet taken by the tree builder, or NULL. */
+wire_span *wire_filter_span(wire_filter *f);
+/* Take it (the tree builder has delivered that message). */
+void wire_filter_span_pop(wire_filter *f);
+
+/* ---- the parser (parser.c: feeding and errors; tree.c: message trees) */
+
+#include <expat.h>
+
+struct wire_parser {
+  XML_Parser xp;
+  wire_limits lim;
+  wire_on_message cb;
+  void *ud;
+  wire_filter f;
+
+  /* the message being built */
+  wire_arena arena;
+  size_t arena_budget;     /* arena bytes one message may use */
+  wire_elem **stack;       /* open elements; stack[0] is the top-level one */
+  wire_elem **last;        /* last child of each open element */
+  wire_buf *text;          /* character data of each open element */
+  unsigned depth, cap;     /* open elements below the synthetic root */
+  int in_root;             /* expat has opened the synthetic root */
+  uint64_t seq;            /* sequence number of the next message */
+
+  /* why a handler stopped expat */
+  int stopped;             /* the callback asked to stop */
+  uint64_t stop_start, stop_end; /* the message it stopped after */
+  enum wire_status herr;   /* a handler's own error (limit, memory) */
+  const char *herr_text;
+
+  uint64_t fed;            /* bytes fed so far */
+  wire_error err;
+  int err_in_msg;          /* the error fell inside a message */
+  wire_buf saved;          /* bytes after an error, rescanned on resync */
+  uint64_t saved_pos;      /* stream offset of saved.data[0] */
+  int saved_lost;          /* some were dropped to bound memory */
+
+  size_t xmem;             /* bytes expat holds for this parser */
+};
+
+/* Install the tree-building handlers on p->xp (after create or reset). */
+void wire_tree_install(wire_parser *p);
+/* Forget the message being built (after an error or a delivery). */
+void wire_tree_reset(wire_parser *p);
+/* Free the tree builder's memory. */
+void wire_tree_free(wire_parser *p);
+/* Record a handler's error and stop expat. */
+void wire_tree_fail(wire_parser *p, enum wire_status code, const char *text);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+** api.h
+** The HTTP JSON API (docs/api.md), independent of the HTTP server: a
+** request (method, decoded path, query arguments, body) in, a status and
+** a JSON body out. serve_http.c connects it to libwebsockets.
+*/
+#ifndef AMBER_API_H
+#define AMBER_API_H
+
+#include <stddef.h>
+#include "json.h"
+#include "session.h"
+#include "store.h"
+
+/* Largest request body accepted (413 beyond). */
+#define API_MAX_BODY (1u << 20)
+/* Query arguments considered per request. */
+#define API_MAX_ARGS 32
+/* Default and largest page for paged lists. */
+#define API_PAGE_DEFAULT 100
+#define API_PAGE_MAX 10000
+/* String values longer than this are cut in node replies unless ?full=1. */
+#define API_VALUE_MAX 65536
+
+typedef struct api_arg {
+  const char *name;
+  const char *value;
+} api_arg;
+
+typedef struct api_request {
+  const char *method;          /* "GET", "POST", … */
+  const char *path;            /* decoded, starting with "/api" */
+  const api_arg *args; size_t nargs;
+  const char *body; size_t body_len;
+} api_request;
+
+typedef struct api_response {
+  int status;
+  wire_buf body;               /* JSON; the caller frees it */
+} api_response;
+
+/* What the API serves from: connected machines and a store handle for
+** reading (never the one ingests write through). */
+typedef struct api_ctx {
+  session_hub *hub;
+  store *st;
+} api_ctx;
+
+/* Answer one request into rs (rs->body initialised by the call). */
+void api_handle(api_ctx *c, const api_request *rq, api_response *rs);
+
+/* ---- shared by api*.c ---- */
+
+/* Set an error reply {"error": what, "hint": hint}. */
+void api_error(api_response *rs, int status, const char *what, const char *hint);
+/* Map a store status to an HTTP status and reply with the store's message. */
+void api_store_error(api_response *rs, store *st, int status);
+/* Query argument by name, or NULL. */
+const char *api_arg_get(const api_request *rq, const char *name);
+/* Unsigned query argument with a default; -1 (and a 400 reply) if bad. */
+int api_arg_u64(const api_request *rq, api_response *rs, const char *name,
+                uint64_t dflt, uint64_t *out);
+/* offset and limit (limit capped to API_PAGE_MAX); -1 with a 400 reply. */
+int api_page(const api_request *rq, api_response *rs, uint64_t *offset,
+             uint64_t *limit);
+
+/* Route handlers: seg[] are the path segments after "/api". */
+void api_machines(api_ctx *c, const api_request *rq, api_response *rs,
+                  char **seg, int nseg);
+void api_requests(api_ctx *c, const api_request *rq, api_response *rs,
+                  char **seg, int nseg);
+void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
+                   char **seg, int nseg);
+
+/* JSON renderings of store rows (api_json.c). */
+void api_value_json(json_writer *w, const wire_value *v);
+/* A node; value cut at API_VALUE_MAX unless full; payload as base64 if
+** with_payload. */
+void api_node_json(json_writer *w, const store_node *n, int full,
+                   int with_payload);
+/* An edge, with short summaries (looked up in st) of the node it points at
+** (API_EDGE_TARGET: "target", "key_target") and/or of the node it leaves
+** (API_EDGE_SOURCE: "source"). */
+#define API_EDGE_TARGET 1u
+#define API_EDGE_SOURCE 2u
+void api_edge_json(json_writer *w, store *st, int64_t snap, const store_edge *e,
+                   unsigned flags);
+void api_snapshot_json(json_writer *w, const store_snapshot *s);
+
+#endif

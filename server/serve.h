@@ -1,0 +1,30 @@
+/*
+** serve.h
+** `amber serve`: one libwebsockets event loop with a raw TCP listener for
+** machines and an HTTP server for the JSON API and the viewer's files.
+*/
+#ifndef AMBER_SERVE_H
+#define AMBER_SERVE_H
+
+typedef struct serve_options {
+  const char *db_path;        /* SQLite file (created if missing) */
+  const char *machine_host;   /* listen address for machines (IPv4) */
+  int machine_port;
+  const char *http_host;      /* listen address for HTTP (IPv4) */
+  int http_port;
+  const char *token;          /* required on every HTTP request if set */
+  const char *viewer_dir;     /* static files; NULL or missing: none */
+  int quiet;                  /* only errors on stderr */
+  unsigned answer_timeout_s;  /* a machine must begin a requested snapshot within (0: 60) */
+  unsigned stall_timeout_s;   /* a snapshot may pause this long (0: 120) */
+  unsigned contention_timeout_s; /* ... or this long while others wait (0: 5) */
+} serve_options;
+
+/* 1 if host is a loopback address (127.0.0.0/8, localhost, ::1). */
+int serve_is_loopback(const char *host);
+/* Run until SIGINT or SIGTERM. Returns a process exit status: 0 after a
+** clean shutdown, 1 if a listener or the database cannot be opened, 2 if
+** the options are refused (a non-loopback address without a token). */
+int serve_run(const serve_options *o);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+** store_chunk.c
+** Edges are stored packed, many to a row: a node's first edges inline in
+** its row, the rest in chunk rows. This file holds the byte format (see
+** docs/store.md, "Packed edges") and a checked decoder.
+*/
+#include <assert.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+/* Kind codes 1.. (never reorder: they are in stored data). */
+static const char *const kinds[] = {
+  NULL, "root", "field", "index", "key", "metatable", "upvalue", "value",
+  "prototype", "uservalue", "frame", "function", "local", "vararg", "stack",
+  "environment", "internal", "weak", "exit"};
+#define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
+
+/* Value type codes in the flags byte. */
+enum { T_NONE, T_NIL, T_FALSE, T_TRUE, T_INT, T_FLOAT, T_REF };
+
+#define F_NAME 1u
+#define F_INDEX 2u
+
+static void put_varint(wire_buf *b, uint64_t v) {
+  unsigned char t[10];
+  size_t n = 0;
+  do {
+    t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  wire_buf_put(b, t, n);
+}
+
+static uint64_t zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t u) {
+  return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static unsigned vtype(const wire_value *v) {
+  switch (v->type) {
+  case WIRE_V_NONE: return T_NONE;
+  case WIRE_V_NIL: return T_NIL;
+  case WIRE_V_BOOL: return v->u.b ? T_TRUE : T_FALSE;
+  case WIRE_V_INT: return T_INT;
+  case WIRE_V_FLOAT: return T_FLOAT;
+  case WIRE_V_REF: return T_REF;
+  }
+  return T_NONE;
+}
+
+static void put_value(wire_buf *b, const wire_value *v) {
+  unsigned char t[8];
+  uint64_t bits;
+  switch (v->type) {
+  case WIRE_V_INT:
+    put_varint(b, zigzag(v->u.i));
+    break;
+  case WIRE_V_FLOAT:
+    /* The 64 bits, little-endian: NaN, -0.0 and inf stay exact. */
+    memcpy(&bits, &v->u.f, 8);
+    for (int i = 0; i < 8; i++) t[i] = (unsigned char)(bits >> (8 * i));
+    wire_buf_put(b, t, 8);
+    break;
+  case WIRE_V_REF:
+    put_varint(b, v->u.ref);
+    break;
+  default:
+    break;
+  }
+}
+
+void store_edge_encode(wire_buf *b, const wire_edge *e) {
+  int code = 0;
+  for (int i = 1; i < NKINDS && !code; i++)
+    if (!strcmp(e->kind, kinds[i])) code = i;
+  unsigned char head[2];
+  head[0] = (unsigned char)code;
+  head[1] = (unsigned char)((e->name ? F_NAME : 0) | (e->has_index ? F_INDEX : 0) |
+                            vtype(&e->key) << 2 | vtype(&e->value) << 5);
+  wire_buf_put(b, head, 1);
+  if (!code) {
+    size_t n = strlen(e->kind);
+    put_varint(b, n);
+    wire_buf_put(b, e->kind, n + 1); /* with its NUL: decoded in place */
+  }
+  wire_buf_put(b, head + 1, 1);
+  if (e->name) {
+    put_varint(b, e->name_len);
+    wire_buf_put(b, e->name, e->name_len);
+  }
+  if (e->has_index) put_varint(b, zigzag(e->index));
+  put_value(b, &e->key);
+  put_value(b, &e->value);
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static int get_varint(store_chunk *c, uint64_t *v) {
+  uint64_t r = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (c->p >= c->end) return -1;
+    unsigned char b = *c->p++;
+    r |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int get_value(store_chunk *c, unsigned t, wire_value *v) {
+  uint64_t u;
+  memset(v, 0, sizeof *v);
+  switch (t) {
+  case T_NONE: v->type = WIRE_V_NONE; return 0;
+  case T_NIL: v->type = WIRE_V_NIL; return 0;
+  case T_FALSE: case T_TRUE:
+    v->type = WIRE_V_BOOL;
+    v->u.b = t == T_TRUE;
+    return 0;
+  case T_INT:
+    if (get_varint(c, &u)) return -1;
+    v->type = WIRE_V_INT;
+    v->u.i = unzigzag(u);
+    return 0;
+  case T_FLOAT:
+    if (c->end - c->p < 8) return -1;
+    u = 0;
+    for (int i = 0; i < 8; i++) u |= (uint64_t)c->p[i] << (8 * i);
+    c->p += 8;
+    v->type = WIRE_V_FLOAT;
+    memcpy(&v->u.f, &u, 8);
+    return 0;
+  case T_REF:
+    if (get_varint(c, &u)) return -1;
+    v->type = WIRE_V_REF;
+    v->u.ref = u;
+    return 0;
+  }
+  return -1;
+}
+
+void store_chunk_init(store_chunk *c, const void *p, size_t n, uint64_t count) {
+  c->p = p;
+  c->end = c->p + n;
+  c->left = count;
+}
+
+int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
+  assert(c->left > 0);
+  memset(e, 0, sizeof *e);
+  uint64_t n;
+  if (c->p >= c->end) goto short_data;
+  unsigned code = *c->p++;
+  if (code >= NKINDS) {
+    *why = "unknown edge kind code";
+    return -1;
+  }
+  if (code) {
+    e->kind = kinds[code];
+  } else {
+    if (get_varint(c, &n) || n == 0 || (uint64_t)(c->end - c->p) < n + 1 ||
+        c->p[n] != 0 || memchr(c->p, 0, n)) {
+      *why = "edge kind is not a word";
+      return -1;
+    }
+    e->kind = (const char *)c->p;
+    c->p += n + 1;
+  }
+  if (c->p >= c->end) goto short_data;
+  unsigned flags = *c->p++;
+  if (flags & F_NAME) {
+    if (get_varint(c, &n) || (uint64_t)(c->end - c->p) < n) goto short_data;
+    e->name = n ? (const char *)c->p : "";
+    e->name_len = (size_t)n;
+    c->p += n;
+  }
+  if (flags & F_INDEX) {
+    if (get_varint(c, &n)) goto short_data;
+    e->index = unzigzag(n);
+    e->has_index = 1;
+  }
+  unsigned kt = flags >> 2 & 7, vt = flags >> 5 & 7;
+  if (kt > T_REF || vt > T_REF || vt == T_NONE) {
+    *why = "unknown value type";
+    return -1;
+  }
+  if (get_value(c, kt, &e->key) || get_value(c, vt, &e->value)) goto short_data;
+  c->left--;
+  return 0;
+short_data:
+  *why = "packed edges end too early";
+  return -1;
+}

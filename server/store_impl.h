@@ -1,0 +1,126 @@
+/*
+** store_impl.h
+** Internals shared by the store's files (store*.c): the handle, row keys,
+** the encoding of values and rows in SQLite, and error reporting.
+** Nothing outside store*.c includes this; the door is store.h.
+*/
+#ifndef AMBER_STORE_IMPL_H
+#define AMBER_STORE_IMPL_H
+
+#include <sqlite3.h>
+#include "store.h"
+
+/* Row keys: nodes and edges use INTEGER PRIMARY KEY = snapshot << 40 |
+** position, so a snapshot's rows are one contiguous, append-ordered key
+** range and need no separate (snapshot, id) index. */
+#define STORE_SHIFT 40
+#define store_rid(snap, pos) (((int64_t)(snap) << STORE_SHIFT) | (int64_t)(pos))
+
+/* Packed edges (store_chunk.c): at most this many edges inline in their
+** node's row, and per chunk row after that; a chunk also ends once it
+** holds this many bytes. */
+#define STORE_INLINE_EDGES 64
+#define STORE_CHUNK_EDGES 4096
+#define STORE_CHUNK_BYTES 65536
+
+/* Node columns, small ones first so that reading them never walks the
+** overflow pages of big values, payloads or packed edges. */
+#define STORE_NODE_COLS \
+  "rid, kind, size, addr, mode, status, line, e0, en, type, name, source, " \
+  "value, payload"
+#define STORE_NODE_COLS_LIGHT \
+  "rid, kind, size, addr, mode, status, line, e0, en, type, name, source, " \
+  "NULL, NULL"
+enum { NC_RID, NC_KIND, NC_SIZE, NC_ADDR, NC_MODE, NC_STATUS, NC_LINE, NC_E0,
+       NC_EN, NC_TYPE, NC_NAME, NC_SOURCE, NC_VALUE, NC_PAYLOAD, NC_EDGES };
+
+struct store {
+  sqlite3 *db;
+  char *path;
+  unsigned flags;
+  char err[512];
+  /* Ingests alive on this store, the one holding the write transaction,
+  ** and the ones waiting for it (first in first out). */
+  store_ingest *ingests;
+  store_ingest *writer;
+  store_ingest *wait_head, *wait_tail;
+  int draining;             /* guards store_writer_release against reentry */
+  sqlite3_stmt *ins_node;   /* prepared once; used by the writer */
+  sqlite3_stmt *ins_chunk;
+  sqlite3_stmt *ins_ref;
+};
+
+/* Set s's error message (printf-style) and return code. */
+int store_fail(store *s, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Map a SQLite result to a store status with a message naming what was
+** being done. */
+int store_fail_sql(store *s, int rc, const char *doing);
+/* Run SQL without results; STORE_OK or an error set on s. */
+int store_exec(store *s, const char *sql);
+/* Prepare; NULL with the error set on s. */
+sqlite3_stmt *store_prepare(store *s, const char *sql);
+/* Milliseconds since the epoch, by the server's clock. */
+int64_t store_now_ms(void);
+
+/* Look up a committed snapshot's counts; STORE_ENOTFOUND with a message if
+** there is none. */
+int store_snapshot_counts(store *s, int64_t snap, uint64_t *nodes,
+                          uint64_t *edges);
+
+/* Read a node row selected with STORE_NODE_COLS (or _LIGHT) into *out;
+** pointers borrow from the statement. next_e0 is the first edge position
+** of the next node (or the snapshot's edge count). Returns STORE_OK or
+** STORE_ECORRUPT with the message set on s. */
+int store_read_node(store *s, sqlite3_stmt *st, int64_t snap,
+                    uint64_t next_e0, store_node *out);
+/* First edge position of node id (its e0), or the edge count if id ==
+** nodes. Returns STORE_OK, or an error set on s. */
+int store_node_e0(store *s, int64_t snap, uint64_t id, uint64_t nodes,
+                  uint64_t edges, uint64_t *e0);
+/* STORE_ECORRUPT with a message naming the row. */
+int store_corrupt(store *s, int64_t snap, const char *what, uint64_t id,
+                  const char *why);
+
+/* ---- packed edges (store_chunk.c) ---- */
+
+/* Append edge e in the packed format. */
+void store_edge_encode(wire_buf *b, const wire_edge *e);
+
+/* A decoder over count packed edges in n bytes at p. */
+typedef struct store_chunk {
+  const unsigned char *p, *end;
+  uint64_t left;
+} store_chunk;
+void store_chunk_init(store_chunk *c, const void *p, size_t n, uint64_t count);
+/* Decode the next edge (c->left > 0); its strings point into the chunk.
+** Returns 0, or -1 with the reason in *why. */
+int store_chunk_next(store_chunk *c, wire_edge *e, const char **why);
+
+/* The edges of one node, in order, from its row and its chunk rows
+** (store_edges.c). */
+typedef struct store_ecur {
+  store *s;
+  int64_t snap;
+  uint64_t node, e0, nedges, en;
+  uint64_t pos;          /* position of the next edge */
+  sqlite3_stmt *nst;     /* the node row, whose inline edges are decoded */
+  sqlite3_stmt *cst;     /* its chunk rows */
+  store_chunk c;
+} store_ecur;
+/* Position a cursor at edge seq `skip` of node `node`. */
+int store_ecur_open(store_ecur *c, store *s, int64_t snap, uint64_t node,
+                    uint64_t nodes, uint64_t edges, uint64_t skip);
+/* The next edge into *out (*got = 1), or the end (*got = 0). */
+int store_ecur_next(store_ecur *c, store_edge *out, int *got);
+void store_ecur_close(store_ecur *c);
+
+/* Writer hand-over between ingests of one store (store_ingest.c). */
+void store_writer_release(store *s);
+/* Abort and detach every ingest (store_close). */
+void store_ingests_detach(store *s);
+
+#endif

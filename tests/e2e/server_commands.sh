@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Debugger commands relayed from the API to a machine parked at a break:
+# the break, frames and locals it reported are visible, and each command
+# reaches the machine exactly as xsbug writes it (uppercase "@" ids).
+source "$(dirname "$0")/server_lib.bash"
+
+start_server
+machine parked.lua --parked
+id=$(machine_id parked.lua)
+for i in $(seq 100); do [ "$(get "/api/machines/$id" | jget state)" = parked ] && break; sleep 0.05; done
+m=$(get "/api/machines/$id")
+expect_eq "$(jget state <<<"$m")" parked "state after a break"
+expect_eq "$(jget break.path <<<"$m")" fake.lua "break path"
+expect_eq "$(jget break.line <<<"$m")" 12 "break line"
+expect_eq "$(jget break.message <<<"$m")" breakpoint "break message"
+expect_eq "$(jget frames.0.name <<<"$m")" tick "frame name"
+expect_eq "$(jget frames.0.id <<<"$m")" @55D0C1A2B3C0 "frame id"
+expect_eq "$(jget locals.properties.1.name <<<"$m")" state "second local"
+expect_eq "$(jget locals.properties.1.flags <<<"$m")" "+  " "expandable flag"
+
+expect_eq "$(code POST "/api/machines/$id/select" '{"frame":"@55d0c1a2b3c0"}')" 202 "select"
+expect_eq "$(code POST "/api/machines/$id/toggle" '{"id":"55d0c1a2b400"}')" 202 "toggle"
+expect_eq "$(code POST "/api/machines/$id/toggle" '{"id":"@xyz"}')" 400 "toggle with a bad id"
+expect_eq "$(code POST "/api/machines/$id/breakpoints" \
+  '{"set":[{"path":"fake.lua","line":20},{"path":"b.lua","line":3}],"clear":[{"path":"fake.lua","line":12}]}')" 202 "breakpoints"
+expect_eq "$(code POST "/api/machines/$id/breakpoints" '{"set":[{"path":"x"}]}')" 400 "breakpoint without a line"
+expect_eq "$(get "/api/machines/$id" | jget breakpoints#)" 2 "breakpoints remembered"
+expect_eq "$(code POST "/api/machines/$id/breakpoints" '{"replace":[{"path":"c.lua","line":7}]}')" 202 "replace breakpoints"
+expect_eq "$(code POST "/api/machines/$id/step-inside")" 202 "step-inside"
+expect_eq "$(get "/api/machines/$id" | jget state)" running "running after a step"
+expect_eq "$(code POST "/api/machines/$id/go")" 409 "go while running"
+expect_eq "$(code POST "/api/machines/$id/frobnicate")" 404 "unknown command"
+expect_eq "$(code POST "/api/machines/$id/abort")" 202 "abort"
+
+for i in $(seq 100); do grep -q "command abort" "$WORK/parked.lua.out" && break; sleep 0.05; done
+expected='command select id=@55D0C1A2B3C0
+command toggle id=@55D0C1A2B400
+command clear-breakpoint path=fake.lua line=12
+command set-breakpoint path=fake.lua line=20
+command set-breakpoint path=b.lua line=3
+command set-all-breakpoints breakpoint=c.lua:7
+command step-inside
+command abort'
+got=$(grep '^command' "$WORK/parked.lua.out")
+expect_eq "$got" "$expected" "commands as the machine received them"
+
+stop_server
+grep -q "command logout" "$WORK/parked.lua.out" || fail "machines get a logout at shutdown"
+echo "ok"

@@ -1,0 +1,206 @@
+/*
+** fuzz_wire.c
+** libFuzzer target for protocol/: any byte stream, fed in chunks whose sizes
+** come from the input, must parse the same as when fed whole, never crash,
+** stay within its memory bound, recover by resync, and render to text that
+** parses back to the same messages; and escaping any bytes must round-trip.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); abort(); } } while (0)
+
+typedef struct run {
+  wire_buf log;            /* "offset length seq rendering" per message, then the error */
+  uint64_t last_end;       /* messages come in order and do not overlap */
+  uint64_t fed;            /* bytes fed so far (bounds every offset) */
+  int check_records;
+} run;
+
+static void read_records(const wire_elem *e) {
+  wire_buf scratch;
+  wire_node n;
+  wire_edge ed;
+  int cont;
+  const char *why;
+  wire_buf_init(&scratch);
+  for (; e != NULL; e = e->next) {
+    const wire_elem *c;
+    if (strcmp(e->name, "graph") != 0) continue;
+    for (c = e->children; c != NULL; c = c->next) {
+      const wire_elem *x;
+      if (wire_node_read(c, &n, &cont, &scratch, &why) == 0) {
+        wire_hash h;
+        char hex[17];
+        wire_hash_init(&h);
+        if (!cont) wire_hash_node(&h, &n);
+        wire_hash_hex(&h, hex);
+      }
+      for (x = c->children; x != NULL; x = x->next) (void)wire_edge_read(x, &ed, &why);
+    }
+  }
+  wire_buf_free(&scratch);
+}
+
+static int on_msg(void *ud, const wire_msg *m) {
+  run *r = ud;
+  char head[80];
+  CHECK(m->offset >= r->last_end);
+  CHECK(m->offset + m->length <= r->fed);
+  CHECK(m->length >= 3);
+  r->last_end = m->offset + m->length;
+  snprintf(head, sizeof head, "%llu %llu %llu ", (unsigned long long)m->offset,
+           (unsigned long long)m->length, (unsigned long long)m->seq);
+  wire_buf_puts(&r->log, head);
+  wire_msg_render(&r->log, m);
+  wire_buf_put(&r->log, "\n", 1);
+  if (r->check_records) read_records(m->items);
+  return 0;
+}
+
+static void log_error(run *r, const wire_parser *p) {
+  const wire_error *e = wire_parser_error(p);
+  char line[96];
+  CHECK(e->offset <= r->fed);
+  CHECK(e->msg_offset <= e->offset);
+  snprintf(line, sizeof line, "error %d at %llu in %llu at %llu\n", (int)e->code,
+           (unsigned long long)e->offset, (unsigned long long)e->msg_seq,
+           (unsigned long long)e->msg_offset);
+  wire_buf_puts(&r->log, line);
+}
+
+static const wire_limits tight = {4096, 512, 8};
+
+/* Feed data whole or in chunks sized by the input itself (1-97 bytes);
+** resync after errors if asked. What happened goes to r->log. */
+static void parse(run *r, const uint8_t *data, size_t size, int whole, int resync) {
+  wire_parser *p = wire_parser_new(&tight, on_msg, r);
+  size_t off = 0, k = 0;
+  int errors = 0;
+  enum wire_status st = WIRE_OK;
+  CHECK(p != NULL);
+  while (off < size) {
+    size_t take = whole ? size - off : 1 + data[k++ % size] % 97;
+    if (take > size - off) take = size - off;
+    r->fed += take;
+    st = wire_parser_feed(p, data + off, take);
+    off += take;
+    CHECK(wire_parser_memory(p) < (size_t)64 << 20);
+    while (st != WIRE_OK && st != WIRE_ENOMEM) {
+      log_error(r, p);
+      if (!resync || ++errors > 1000) break;
+      wire_parser_resync(p);
+      st = wire_parser_feed(p, "", 0);
+    }
+    if (st != WIRE_OK) break;
+  }
+  if (st == WIRE_OK && wire_parser_finish(p) != WIRE_OK) log_error(r, p);
+  wire_parser_free(p);
+}
+
+/* The rendering of each message is XML that parses back to itself. */
+static void check_rendering_fixpoint(const wire_buf *log) {
+  const char *s = log->data, *end;
+  if (s == NULL) return;
+  end = s + log->len;
+  while (s < end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s)), *sp;
+    run again;
+    int spaces = 0;
+    if (nl == NULL) break;
+    if (strncmp(s, "error", 5) == 0) { s = nl + 1; continue; }
+    for (sp = s; sp < nl && spaces < 3; sp++) if (*sp == ' ') spaces++;
+    memset(&again, 0, sizeof again);
+    wire_buf_init(&again.log);
+    {
+      wire_parser *p = wire_parser_new(NULL, on_msg, &again);
+      again.fed = (uint64_t)(nl - sp);
+      CHECK(wire_parser_feed(p, sp, (size_t)(nl - sp)) == WIRE_OK);
+      CHECK(wire_parser_finish(p) == WIRE_OK);
+      wire_parser_free(p);
+    }
+    /* "0 LEN 0 " + the same rendering */
+    {
+      const char *r2 = again.log.data, *sp2 = r2;
+      int sp_count = 0;
+      CHECK(r2 != NULL);
+      while (sp_count < 3) if (*sp2++ == ' ') sp_count++;
+      CHECK((size_t)(again.log.len - (size_t)(sp2 - r2) - 1) == (size_t)(nl - sp));
+      CHECK(memcmp(sp2, sp, (size_t)(nl - sp)) == 0);
+    }
+    wire_buf_free(&again.log);
+    s = nl + 1;
+  }
+}
+
+typedef struct rt {
+  const uint8_t *data;
+  size_t size;
+  int seen;
+} rt;
+
+static int check_round_trip(void *ud, const wire_msg *m) {
+  rt *t = ud;
+  const wire_elem *v = m->items;
+  size_t len;
+  const char *a = wire_get(v, "a", &len);
+  CHECK(a != NULL && len == t->size && memcmp(a, t->data, len) == 0);
+  CHECK(v->text_len == t->size && memcmp(v->text, t->data, t->size) == 0);
+  t->seen++;
+  return 0;
+}
+
+static void round_trip(const uint8_t *data, size_t size) {
+  wire_buf b;
+  rt t = {data, size, 0};
+  wire_parser *p = wire_parser_new(NULL, check_round_trip, &t);
+  wire_buf_init(&b);
+  wire_msg_begin(&b);
+  wire_open(&b, "v");
+  wire_attr(&b, "a", data, size);
+  wire_open_end(&b);
+  wire_text(&b, data, size);
+  wire_close(&b, "v");
+  wire_msg_end(&b);
+  CHECK(!b.oom);
+  CHECK(wire_parser_feed(p, b.data, b.len) == WIRE_OK);
+  CHECK(wire_parser_finish(p) == WIRE_OK);
+  CHECK(t.seen == 1);
+  wire_parser_free(p);
+  wire_buf_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  run whole, chunked, resynced;
+  if (size == 0) return 0;
+  if (data[0] & 1) {
+    round_trip(data + 1, size - 1);
+    return 0;
+  }
+  data++;
+  size--;
+  memset(&whole, 0, sizeof whole);
+  memset(&chunked, 0, sizeof chunked);
+  memset(&resynced, 0, sizeof resynced);
+  wire_buf_init(&whole.log);
+  wire_buf_init(&chunked.log);
+  wire_buf_init(&resynced.log);
+  whole.check_records = 1;
+  parse(&whole, data, size, 1, 0);
+  parse(&chunked, data, size, 0, 0);
+  /* any split parses the same: messages, offsets and the error */
+  CHECK(whole.log.len == chunked.log.len);
+  CHECK(whole.log.len == 0 || memcmp(whole.log.data, chunked.log.data, whole.log.len) == 0);
+  parse(&resynced, data, size, 0, 1);
+  check_rendering_fixpoint(&whole.log);
+  wire_buf_free(&whole.log);
+  wire_buf_free(&chunked.log);
+  wire_buf_free(&resynced.log);
+  return 0;
+}
