@@ -224,13 +224,13 @@ int adbg_on_message(void *ud, const wire_msg *m) {
 }
 
 void adbg_on_state(adbg *d, int up) {
-  (void)up;
   /* A new server knows nothing of the old one's breakpoints or expanded
-  ** objects, and a VM without a server must run free. */
+  ** objects, and a VM without a server must run free: losing the server
+  ** ends a park (coming up must not: a login wait starts before it). */
   abpt_clear_all(&d->bpts);
   d->ntoggled = 0;
   d->step = ADBG_RUN;
-  if (d->park != ADBG_RUNNING) d->resume = 1;
+  if (!up && d->park != ADBG_RUNNING) d->resume = 1;
   d->version++;
 }
 

@@ -4,7 +4,9 @@
 ** (forked) from a real amber-lua process, until the API reports it stored
 ** — VM pause + transfer + parse + ingest + commit — against the VM pause
 ** of alua_snapshot on the same heap in this process (the baseline). Also
-** the server's peak RSS (VmHWM) per workload, against the idle server's.
+** the server's peak RSS (VmHWM) per workload, against the idle server's;
+** and, to show what the server itself adds, the same bytes imported from
+** a capture file straight into a store (no sockets, no event loop).
 ** Usage: bench_e2e [--quick] [NAME-FILTER]   (prints RESULT lines, medians)
 */
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@
 #include "json.h"
 #include "serve.h"
 #include "snapshot.h"
+#include "store.h"
 
 typedef struct workload {
   const char *name;
@@ -91,8 +94,9 @@ static long vm_hwm_kb(pid_t pid) {
   return kb;
 }
 
-/* The baseline: alua_snapshot of the same heap, here. */
-static double vm_pause(const workload *wl, uint64_t *nodes) {
+/* The baseline: alua_snapshot of the same heap, here. The last run's
+** bytes, behind a login, become a capture file at capture. */
+static double vm_pause(const workload *wl, uint64_t *nodes, const char *capture) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
   if (luaL_dostring(L, wl->setup) != LUA_OK) {
@@ -117,10 +121,62 @@ static double vm_pause(const workload *wl, uint64_t *nodes) {
     }
     t[r] = st.pause_ms;
     *nodes = st.nodes;
+    if (r == wl->runs - 1) {
+      wire_buf login;
+      wire_buf_init(&login);
+      wire_msg_begin(&login);
+      wire_open(&login, "login");
+      wire_attr_str(&login, "name", "bench.lua");
+      wire_attr_str(&login, "vm", "lua");
+      wire_attr_str(&login, "features", "snapshot");
+      wire_empty_end(&login);
+      wire_msg_end(&login);
+      FILE *f = fopen(capture, "wb");
+      if (!f || fwrite(login.data, 1, login.len, f) != login.len ||
+          fwrite(out.data, 1, out.len, f) != out.len || fclose(f) != 0) {
+        fprintf(stderr, "bench_e2e: cannot write %s\n", capture);
+        exit(1);
+      }
+      wire_buf_free(&login);
+    }
     wire_buf_free(&out);
   }
   lua_close(L);
   return median(t, wl->runs);
+}
+
+/* The same snapshot imported from a capture into a fresh store. */
+static double import_ms(const char *capture, int runs) {
+  double t[9];
+  char db[PATH_MAX + 16];
+  snprintf(db, sizeof db, "%s.db", capture);
+  for (int r = 0; r < runs; r++) {
+    unlink(db);
+    store *st;
+    char err[256];
+    if (store_open(&st, db, 0, err, sizeof err) != STORE_OK) {
+      fprintf(stderr, "bench_e2e: %s\n", err);
+      exit(1);
+    }
+    int64_t *ids = NULL;
+    size_t nids = 0;
+    double t0 = now_ms();
+    int rc = store_import_file(st, capture, &ids, &nids, NULL, NULL);
+    t[r] = now_ms() - t0;
+    free(ids);
+    store_close(st);
+    if (rc != STORE_OK) {
+      fprintf(stderr, "bench_e2e: importing the capture failed (%s)\n", store_status_name(rc));
+      exit(1);
+    }
+  }
+  char p[PATH_MAX + 32];
+  unlink(db);
+  snprintf(p, sizeof p, "%s-wal", db);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", db);
+  unlink(p);
+  return median(t, runs);
 }
 
 typedef struct server {
@@ -272,7 +328,12 @@ int main(int argc, char **argv) {
     const workload *wl = &workloads[w];
     if ((quick && !wl->quick) || (filter && !strstr(wl->name, filter))) continue;
     uint64_t vm_nodes = 0, nodes = 0;
-    double pause = vm_pause(wl, &vm_nodes);
+    char capture[PATH_MAX];
+    snprintf(capture, sizeof capture, "%s/amber-bench-e2e-%d.xsbug",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    double pause = vm_pause(wl, &vm_nodes, capture);
+    double imp = import_ms(capture, wl->runs);
+    unlink(capture);
     server s;
     start(&s, lua_path, wl);
     long idle_kb = vm_hwm_kb(s.pid);
@@ -283,13 +344,15 @@ int main(int argc, char **argv) {
     double e2e = median(t, wl->runs);
     printf("RESULT name=%s metric=time value=%.1f unit=ms baseline=%.1f target=%.1f\n",
            wl->name, e2e, pause, 3 * pause);
+    printf("RESULT name=%s_vs_import metric=time value=%.1f unit=ms baseline=%.1f\n",
+           wl->name, e2e, imp);
     printf("RESULT name=%s metric=peak_rss value=%.1f unit=MB baseline=%.1f\n", wl->name,
            peak_kb / 1024.0, idle_kb / 1024.0);
     fprintf(stderr, "bench_e2e: %s: %llu nodes stored (%llu walked here); end to end "
-            "%.1f ms = %.2fx the VM pause of %.1f ms; server peak RSS %.1f MB (idle "
-            "%.1f MB)\n", wl->name, (unsigned long long)nodes,
-            (unsigned long long)vm_nodes, e2e, e2e / pause, pause, peak_kb / 1024.0,
-            idle_kb / 1024.0);
+            "%.1f ms = %.2fx the VM pause of %.1f ms; importing the same bytes from "
+            "a file %.1f ms; server peak RSS %.1f MB (idle %.1f MB)\n", wl->name,
+            (unsigned long long)nodes, (unsigned long long)vm_nodes, e2e, e2e / pause,
+            pause, imp, peak_kb / 1024.0, idle_kb / 1024.0);
     fflush(stdout);
   }
   return 0;

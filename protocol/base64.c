@@ -15,6 +15,7 @@ void wire_base64_encode(wire_buf *b, const void *p, size_t n) {
   const unsigned char *s = p;
   char *o;
   size_t i;
+  if (n == 0) return;
   if (n > (SIZE_MAX - 4) / 4 * 3) { b->oom = 1; return; }
   if (WIRE_RESERVE(b, (n + 2) / 3 * 4)) return;
   o = b->data + b->len;
@@ -60,6 +61,7 @@ int wire_base64_decode(wire_buf *out, const char *s, size_t n) {
   size_t i, pad = 0;
   char *o;
   if (n % 4 != 0) return -1;
+  if (n == 0) return 0;
   if (n > 0 && u[n - 1] == '=') pad = u[n - 2] == '=' ? 2 : 1;
   if (WIRE_RESERVE(out, n / 4 * 3)) return -1;
   o = out->data + out->len;

@@ -32,35 +32,23 @@ static const unsigned char safe_text[256] = {
   0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
 };
 
-/* Length of the valid, shortest-form UTF-8 encoding of an XML character at
-** s (at most n bytes available), 0 if there is none, or -3 for a character
-** of U+F700..U+F7FF, which must be escaped byte by byte to stay exact. */
-static int utf8_char(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c < 0xF0) {
-    unsigned lo = 0x80, hi = 0xBF;
-    if (n < 3) return 0;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;          /* surrogates are not characters */
-    if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xEF) {
-      if (s[1] == 0xBF && s[2] >= 0xBE) return 0;  /* U+FFFE, U+FFFF */
-      if (s[1] >= 0x9C && s[1] <= 0x9F) return -3; /* U+F700..U+F7FF */
-    }
-    return 3;
+int wire_utf8_check(const unsigned char *s, size_t n) {
+  unsigned c = s[0], lo = 0x80, hi = 0xBF, len, i;
+  if (c < 0xC2 || c > 0xF4) return 0;
+  len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  if (c == 0xE0) lo = 0xA0;         /* shortest form only */
+  else if (c == 0xED) hi = 0x9F;    /* surrogates are not characters */
+  else if (c == 0xF0) lo = 0x90;
+  else if (c == 0xF4) hi = 0x8F;    /* nothing above U+10FFFF */
+  for (i = 1; i < len; i++) {
+    if (i >= n) return WIRE_UTF8_MORE;
+    if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF)) return 0;
   }
-  if (c < 0xF5) {
-    unsigned lo = 0x80, hi = 0xBF;
-    if (n < 4) return 0;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;          /* nothing above U+10FFFF */
-    if (s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-      return 0;
-    return 4;
+  if (c == 0xEF) {
+    if (s[1] == 0xBF && s[2] >= 0xBE) return 0;              /* U+FFFE, U+FFFF */
+    if (s[1] >= 0x9C && s[1] <= 0x9F) return WIRE_UTF8_F7;   /* U+F700..U+F7FF */
   }
-  return 0;
+  return (int)len;
 }
 
 static char *put_f7(char *o, unsigned byte) {
@@ -91,12 +79,12 @@ static size_t escape_special(wire_buf *b, const unsigned char *s, size_t n) {
       o = put_f7(o, s[0]);
       break;
     }
-    k = utf8_char(s, n);
+    k = wire_utf8_check(s, n);
     if (k > 0) {
       memcpy(o, s, (size_t)k);
       o += k;
       used = (size_t)k;
-    } else if (k == -3) {
+    } else if (k == WIRE_UTF8_F7) {
       o = put_f7(put_f7(put_f7(o, s[0]), s[1]), s[2]);
       used = 3;
     } else {
@@ -150,11 +138,11 @@ void wire_escape_ascii(wire_buf *b, const void *p, size_t n) {
       if (s == end) break;
     }
     if (WIRE_RESERVE(b, 24)) return;
-    k = *s >= 0x80 ? utf8_char(s, (size_t)(end - s)) : 0;
+    k = *s >= 0x80 ? wire_utf8_check(s, (size_t)(end - s)) : 0;
     if (k > 0) {
       unsigned long cp = utf8_decode(s, k);
       char *o = b->data + b->len;
-      int shift = cp > 0xFFFF ? 20 : 12;
+      int shift = cp > 0xFFFFF ? 20 : cp > 0xFFFF ? 16 : 12;
       memcpy(o, "&#x", 3);
       o += 3;
       for (; shift >= 0; shift -= 4) *o++ = hex[cp >> shift & 15];
@@ -163,7 +151,7 @@ void wire_escape_ascii(wire_buf *b, const void *p, size_t n) {
       s += k;
     } else {
       /* the writer's escapes already are ASCII; TAB LF CR get references */
-      s += escape_special(b, s, k == -3 ? 3 : 1);
+      s += escape_special(b, s, k == WIRE_UTF8_F7 ? 3 : 1);
     }
   }
 }

@@ -25,15 +25,19 @@ enum {
   F_COMMENT,
   F_CDATA,
   F_PI,
-  F_SKIP      /* resync: dropping input up to the next "<xsbug" */
+  F_SKIP,     /* resync: dropping input up to the next "<xsbug" */
+  F_UTF8      /* a UTF-8 sequence cut by the chunk end (held back) */
 };
 
 #define NONE UINT64_MAX
 
-/* Bytes that interrupt a fast run in each state. */
-static const unsigned char stop_text[256] = {['<'] = 1, ['&'] = 1};
-static const unsigned char stop_dq[256] = {['<'] = 1, ['&'] = 1, ['"'] = 1};
-static const unsigned char stop_sq[256] = {['<'] = 1, ['&'] = 1, ['\''] = 1};
+/* Bytes that interrupt a fast run in each state. Bytes from 0x80 stop text
+** and attribute values: they must be checked as UTF-8. */
+#define ONES16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define HIGH128 ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16
+static const unsigned char stop_text[256] = {['<'] = 1, ['&'] = 1, [0x80] = HIGH128};
+static const unsigned char stop_dq[256] = {['<'] = 1, ['&'] = 1, ['"'] = 1, [0x80] = HIGH128};
+static const unsigned char stop_sq[256] = {['<'] = 1, ['&'] = 1, ['\''] = 1, [0x80] = HIGH128};
 static const unsigned char stop_tag[256] = {['>'] = 1, ['"'] = 1, ['\''] = 1};
 
 static int is_space(unsigned c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -322,6 +326,53 @@ static uint64_t run_room(const wire_filter *f, uint64_t pos) {
   return pos - f->run_start >= f->max_attr ? 0 : f->max_attr - (pos - f->run_start);
 }
 
+/* Write m held or input bytes as &#xF7NN; references (they decode back to
+** the same bytes): what XS sends that is not UTF-8 of XML characters, and
+** raw U+F7xx characters, which must not decode as amber's byte escapes. */
+static int repair_bytes(wire_filter *f, out_t *w, const unsigned char *b, unsigned m,
+                        uint64_t ostart) {
+  static const char hx[] = "0123456789ABCDEF";
+  unsigned j;
+  if (add_repair(f, FPOS(f, w), ostart, 8 * (uint64_t)m, m, 1) != 0) return -1;
+  for (j = 0; j < m; j++) {
+    char rep[8] = {'&', '#', 'x', 'F', '7', hx[b[j] >> 4], hx[b[j] & 15], ';'};
+    put(w, rep, 8);
+  }
+  return 0;
+}
+
+/* A byte from 0x80 at r, inside text or an attribute value whose run may
+** extend to rstop (<= e, the end of what may be read now); pos is r's
+** offset. Valid UTF-8 stays pending; anything else is repaired. Returns
+** the bytes consumed, or 0 after an error or when the sequence is cut by
+** the end of the input and held back (state F_UTF8). */
+static size_t utf8_at(wire_filter *f, out_t *w, const unsigned char *r,
+                      const unsigned char *rstop, const unsigned char *e, uint64_t pos) {
+  int k = wire_utf8_check(r, (size_t)(e - r));
+  unsigned m;
+  if (k > 0) {
+    if (r + k > rstop) { fail_attr(f); return 0; }
+    return (size_t)k;
+  }
+  if (k == WIRE_UTF8_MORE) {
+    if (rstop < e) { fail_attr(f); return 0; }
+    pass_to(w, r);
+    f->nref = (unsigned)(e - r);
+    memcpy(f->ref, r, f->nref);
+    f->ref_pos = pos;
+    f->ref_ret = f->state;
+    f->state = F_UTF8;
+    w->seg = e;
+    return 0;
+  }
+  m = k == WIRE_UTF8_F7 ? 3 : 1;
+  if (r + m > rstop) { fail_attr(f); return 0; }
+  pass_to(w, r);
+  if (repair_bytes(f, w, r, m, pos) != 0) return 0;
+  w->seg = r + m;
+  return m;
+}
+
 size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
                        char *out, size_t *olen) {
   out_t w;
@@ -389,6 +440,11 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         if (r == e) break;
         c = *r;
         if (r == rstop && c != '<') { fail_attr(f); break; }
+        if (c >= 0x80) {
+          i += utf8_at(f, &w, r, rstop, e, POS(i));
+          if (f->state == F_UTF8) i = (size_t)(e - in);
+          break;
+        }
         pass_to(&w, r);
         w.seg = r + 1;
         if (c == '<') {
@@ -499,6 +555,14 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
           if (r == e) break;
           c = *r;
           if (r == rstop && c != (f->state == F_DQ ? '"' : '\'')) { fail_attr(f); break; }
+          if (c >= 0x80) {
+            size_t used = utf8_at(f, &w, r, rstop, e, POS(i));
+            if (f->state == F_UTF8) { i = (size_t)(e - in); break; }
+            if (used == 0) break;
+            i += used;
+            s = r + used;
+            continue;
+          }
           if (c == '<') {
             /* XS writes value="4 bytes <= 16 bytes": repair, do not reject */
             pass_to(&w, r);
@@ -556,6 +620,35 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         f->state = f->ref_ret;
       }
       break;
+
+    case F_UTF8: {
+      /* the held bytes are a valid start; nothing is pending */
+      int k;
+      if (run_over(f, POS(i))) { fail_attr(f); break; }
+      f->ref[f->nref++] = (char)c;
+      k = wire_utf8_check((const unsigned char *)f->ref, f->nref);
+      if (k == WIRE_UTF8_MORE) {
+        i++;
+        w.seg = in + i;
+        break;
+      }
+      if (k > 0) {
+        put(&w, f->ref, f->nref);
+        i++;
+      } else if (k == WIRE_UTF8_F7) {
+        if (repair_bytes(f, &w, (const unsigned char *)f->ref, 3, f->ref_pos) != 0) break;
+        i++;
+      } else {
+        /* this byte ends the sequence too early: the held bytes are
+        ** repaired one by one, and the byte is read again */
+        f->nref--;
+        if (repair_bytes(f, &w, (const unsigned char *)f->ref, f->nref, f->ref_pos) != 0) break;
+      }
+      w.seg = in + i;
+      f->nref = 0;
+      f->state = f->ref_ret;
+      break;
+    }
 
     case F_BANG:
       /* after "<!": a comment, a CDATA section, or a declaration (refused) */
@@ -643,6 +736,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
   /* held-back and dropped bytes are never pending: seg is past them */
   assert(w.seg <= in + i);
   pass_to(&w, in + i);
+  assert((size_t)(w.o - w.o0) <= WIRE_FILTER_OUT(n));
   f->fpos = FPOS(f, &w);
   f->pos = POS(i);
   *olen = (size_t)(w.o - out);

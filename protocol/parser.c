@@ -15,7 +15,7 @@
 
 /* Input is filtered and parsed at most this many bytes at a time, which
 ** bounds the filter's output buffer and the message queue. */
-#define PIECE 65536
+#define PIECE 16384
 
 /* ---- expat's memory, counted per parser ------------------------------ */
 

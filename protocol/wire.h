@@ -75,6 +75,11 @@ void wire_escape(wire_buf *b, const void *p, size_t n, int quot);
 ** line and id, and ids must be "@" + uppercase hex. */
 void wire_command(wire_buf *b, const char *name, const char *attr,
                   const char *value);
+/* The same with any attributes: wire_command_open(b, "set-breakpoint"),
+** wire_attr_str(b, "path", p), wire_attr_i64(b, "line", l),
+** wire_command_close(b) gives "\r\n<set-breakpoint path=".." line=".."/>\r\n". */
+void wire_command_open(wire_buf *b, const char *name);
+void wire_command_close(wire_buf *b);
 
 /* Base64 (RFC 4648, with padding). decode returns 0, or -1 on bad input. */
 void wire_base64_encode(wire_buf *b, const void *p, size_t n);

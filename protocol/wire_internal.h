@@ -34,6 +34,14 @@ int wire_num_parse_hex(const char *s, size_t n, uint64_t *out);
 
 /* ---- escaping (escape.c) ------------------------------------------ */
 
+/* What starts at s[0..n): the length of a valid, shortest-form UTF-8
+** sequence of an XML character; WIRE_UTF8_F7 for one of U+F700..U+F7FF
+** (valid, but it must be escaped byte by byte to stay exact); 0 if s[0]
+** starts no such sequence; WIRE_UTF8_MORE if the n bytes are a valid
+** beginning of one that needs more. */
+#define WIRE_UTF8_F7   (-3)
+#define WIRE_UTF8_MORE (-1)
+int wire_utf8_check(const unsigned char *s, size_t n);
 /* Escape p for an attribute value or text using ASCII only: every
 ** non-ASCII character as &#xHHHH; (for wire_msg_render). */
 void wire_escape_ascii(wire_buf *b, const void *p, size_t n);
@@ -125,9 +133,10 @@ typedef struct wire_filter {
   char err_text[160];
 } wire_filter;
 
-/* Worst-case output bytes for n input bytes (a raw '<' becomes "&lt;";
-** the synthetic root and a replayed "<xsbug " may be added once). */
-#define WIRE_FILTER_OUT(n) (4 * (n) + 64)
+/* Worst-case output bytes for n input bytes: a byte that is not UTF-8
+** becomes an 8-byte reference; up to 15 bytes held from earlier input, the
+** synthetic root and a replayed "<xsbug " may come out as well. */
+#define WIRE_FILTER_OUT(n) (8 * (n) + 64)
 
 void wire_filter_init(wire_filter *f, const wire_limits *lim);
 void wire_filter_free(wire_filter *f);

@@ -90,10 +90,16 @@ void wire_text(wire_buf *b, const void *p, size_t n) { wire_escape(b, p, n, 0); 
 
 /* XS parses commands with a tiny hand-written reader that locks up on
 ** anything unexpected, so the shape is fixed: CR LF, one element, CR LF. */
-void wire_command(wire_buf *b, const char *name, const char *attr,
-                  const char *value) {
+void wire_command_open(wire_buf *b, const char *name) {
   PUT_LIT(b, "\r\n");
   wire_open(b, name);
+}
+
+void wire_command_close(wire_buf *b) { PUT_LIT(b, "/>\r\n"); }
+
+void wire_command(wire_buf *b, const char *name, const char *attr,
+                  const char *value) {
+  wire_command_open(b, name);
   if (attr != NULL) wire_attr_str(b, attr, value != NULL ? value : "");
-  PUT_LIT(b, "/>\r\n");
+  wire_command_close(b);
 }

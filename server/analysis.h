@@ -242,6 +242,14 @@ int analysis_top_json(store *s, int64_t snap, json_writer *w,
 int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
                             json_writer *w, uint64_t offset, uint64_t limit,
                             char *err, size_t errlen);
+/* {snapshot, node, retained, idom, offset, retainers:[{edge, retained,
+** dominator}]}: the edges that hold node (the store's retainers, paged;
+** edge as the API renders it, with its source), each with the retained
+** size of the node it leaves and whether that node is node's immediate
+** dominator. */
+int analysis_retainers_json(store *s, int64_t snap, uint64_t node,
+                            json_writer *w, uint64_t offset, uint64_t limit,
+                            char *err, size_t errlen);
 /* {snapshot, node, paths:[[{from, kind, name|index|key, to, weak}…]…]}:
 ** up to max (≤ ANALYSIS_MAX_PATHS) shortest paths from the root. */
 int analysis_path_json(store *s, int64_t snap, uint64_t node, unsigned max,

@@ -48,39 +48,58 @@ static void pair(matcher *mt, graph_id v, graph_id w) {
 /* By address                                                        */
 /* ---------------------------------------------------------------- */
 
+/* Addresses of g's nodes: slot values are node + 1, or UINT32_MAX for an
+** address two nodes share (trust neither). */
+typedef struct addr_map {
+  uint64_t *key;
+  uint32_t *val;
+  size_t nslot;
+} addr_map;
+
+static int addr_map_build(addr_map *am, const graph *g) {
+  am->nslot = 64;
+  while (am->nslot < (size_t)g->n * 2) am->nslot *= 2;
+  am->key = calloc(am->nslot, sizeof *am->key);
+  am->val = calloc(am->nslot, sizeof *am->val);
+  if (!am->key || !am->val) return -1;
+  for (graph_id v = 1; v < g->n; v++) {
+    uint64_t ad = g->addr[v];
+    if (!ad) continue;
+    size_t j = graph_mix(0, ad) & (am->nslot - 1);
+    while (am->val[j] && am->key[j] != ad) j = (j + 1) & (am->nslot - 1);
+    if (am->val[j]) am->val[j] = UINT32_MAX;
+    else { am->key[j] = ad; am->val[j] = v + 1; }
+  }
+  return 0;
+}
+
+/* The node at address ad, or GRAPH_NONE if none or shared. */
+static graph_id addr_map_find(const addr_map *am, uint64_t ad) {
+  size_t j = graph_mix(0, ad) & (am->nslot - 1);
+  while (am->val[j] && am->key[j] != ad) j = (j + 1) & (am->nslot - 1);
+  if (!am->val[j] || am->val[j] == UINT32_MAX) return GRAPH_NONE;
+  return am->val[j] - 1;
+}
+
 static int match_addresses(matcher *mt) {
   const graph *a = mt->a, *b = mt->b;
-  size_t nslot = 64;
-  while (nslot < (size_t)b->n * 2) nslot *= 2;
-  uint64_t *key = calloc(nslot, sizeof *key);
-  uint32_t *val = calloc(nslot, sizeof *val); /* node + 1; UINT32_MAX = twice */
-  if (!key || !val) {
-    free(key); free(val);
-    return -1;
-  }
-  for (graph_id w = 1; w < b->n; w++) {
-    uint64_t ad = b->addr[w];
-    if (!ad) continue;
-    size_t j = graph_mix(0, ad) & (nslot - 1);
-    while (val[j] && key[j] != ad) j = (j + 1) & (nslot - 1);
-    if (val[j]) val[j] = UINT32_MAX; /* one address, two nodes: trust neither */
-    else { key[j] = ad; val[j] = w + 1; }
-  }
+  addr_map ma = {0}, mb = {0};
+  int rc = -1;
+  if (addr_map_build(&ma, a) || addr_map_build(&mb, b)) goto done;
   for (graph_id v = 1; v < a->n; v++) {
     uint64_t ad = a->addr[v];
-    if (!ad) continue;
-    size_t j = graph_mix(0, ad) & (nslot - 1);
-    while (val[j] && key[j] != ad) j = (j + 1) & (nslot - 1);
-    if (!val[j] || val[j] == UINT32_MAX) continue;
-    graph_id w = val[j] - 1;
-    if (mt->b2a[w] != GRAPH_NONE || mt->a2b[v] != GRAPH_NONE) continue;
+    if (!ad || addr_map_find(&ma, ad) != v) continue; /* none, or shared */
+    graph_id w = addr_map_find(&mb, ad);
+    if (w == GRAPH_NONE || mt->b2a[w] != GRAPH_NONE || mt->a2b[v] != GRAPH_NONE)
+      continue;
     if (!compatible(a, v, b, w)) continue;
     pair(mt, v, w);
     mt->by_address++;
   }
-  free(key);
-  free(val);
-  return 0;
+  rc = 0;
+done:
+  free(ma.key); free(ma.val); free(mb.key); free(mb.val);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- */

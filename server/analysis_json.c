@@ -151,13 +151,16 @@ int analysis_top_json(store *s, int64_t snap, json_writer *w,
   return STORE_OK;
 }
 
-/* Ids ordered by retained size, largest first, ties by id. */
-static const analysis_dom *sort_dom;
-static int cmp_retained(const void *pa, const void *pb) {
-  graph_id a = *(const graph_id *)pa, b = *(const graph_id *)pb;
-  uint64_t ra = sort_dom->retained[a], rb = sort_dom->retained[b];
-  if (ra != rb) return ra > rb ? -1 : 1;
-  return a < b ? -1 : a > b;
+/* Nodes ordered by retained size, largest first, ties by id. */
+typedef struct ranked {
+  uint64_t retained;
+  graph_id id;
+} ranked;
+
+static int cmp_ranked(const void *pa, const void *pb) {
+  const ranked *a = pa, *b = pb;
+  if (a->retained != b->retained) return a->retained > b->retained ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
 }
 
 int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
@@ -175,7 +178,7 @@ int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
   graph_id v = (graph_id)node;
   size_t nkids = 0;
   for (graph_id x = 0; x < d.n; x++) nkids += d.idom[x] == v;
-  graph_id *kids = malloc((nkids ? nkids : 1) * sizeof *kids);
+  ranked *kids = malloc((nkids ? nkids : 1) * sizeof *kids);
   if (!kids) {
     analysis_dom_free(&d);
     snprintf(err, errlen, "out of memory listing dominated nodes");
@@ -183,9 +186,8 @@ int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
   }
   nkids = 0;
   for (graph_id x = 0; x < d.n; x++)
-    if (d.idom[x] == v) kids[nkids++] = x;
-  sort_dom = &d;
-  qsort(kids, nkids, sizeof *kids, cmp_retained);
+    if (d.idom[x] == v) kids[nkids++] = (ranked){d.retained[x], x};
+  qsort(kids, nkids, sizeof *kids, cmp_ranked);
   limit = page(limit);
   json_object_begin(w);
   json_kv_int(w, "snapshot", snap);
@@ -208,9 +210,9 @@ int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
   json_array_begin(w);
   for (uint64_t i = offset; i < nkids && i - offset < limit; i++) {
     json_object_begin(w);
-    json_kv_uint(w, "id", kids[i]);
-    node_fields(w, s, snap, kids[i]);
-    json_kv_uint(w, "retained", d.retained[kids[i]]);
+    json_kv_uint(w, "id", kids[i].id);
+    node_fields(w, s, snap, kids[i].id);
+    json_kv_uint(w, "retained", kids[i].retained);
     json_object_end(w);
   }
   json_array_end(w);
@@ -218,6 +220,72 @@ int analysis_dominator_json(store *s, int64_t snap, uint64_t node,
   free(kids);
   analysis_dom_free(&d);
   return STORE_OK;
+}
+
+typedef struct retainer_ctx {
+  json_writer *w;
+  store *s;
+  int64_t snap;
+  const analysis_dom *d;
+  graph_id node;
+} retainer_ctx;
+
+static int on_retainer(void *ud, const store_edge *se) {
+  retainer_ctx *c = ud;
+  json_writer *w = c->w;
+  json_object_begin(w);
+  json_keyz(w, "edge");
+  api_edge_json(w, c->s, c->snap, se, API_EDGE_SOURCE);
+  if (se->from < c->d->n) {
+    json_kv_uint(w, "retained", c->d->retained[se->from]);
+    json_kv_bool(w, "dominator", c->d->idom[c->node] == se->from);
+  }
+  json_object_end(w);
+  return 0;
+}
+
+int analysis_retainers_json(store *s, int64_t snap, uint64_t node,
+                            json_writer *w, uint64_t offset, uint64_t limit,
+                            char *err, size_t errlen) {
+  analysis_dom d;
+  int rc = analysis_get_dom(s, snap, &d, err, errlen);
+  if (rc) return rc;
+  if (node >= d.n) {
+    snprintf(err, errlen, "snapshot %lld has no node %llu (it has %u)",
+             (long long)snap, (unsigned long long)node, d.n);
+    analysis_dom_free(&d);
+    return STORE_ENOTFOUND;
+  }
+  /* Rendered apart first: a failing store call must not leave half an
+  ** object in w. */
+  wire_buf list;
+  json_writer lw;
+  wire_buf_init(&list);
+  json_init(&lw, &list);
+  json_array_begin(&lw);
+  retainer_ctx c = {&lw, s, snap, &d, (graph_id)node};
+  rc = store_retainers(s, snap, node, offset, page(limit), on_retainer, &c);
+  json_array_end(&lw);
+  if (rc) {
+    snprintf(err, errlen, "%s", store_errmsg(s));
+  } else if (!json_ok(&lw)) {
+    snprintf(err, errlen, "out of memory listing retainers");
+    rc = STORE_ENOMEM;
+  } else {
+    json_object_begin(w);
+    json_kv_int(w, "snapshot", snap);
+    json_kv_uint(w, "node", node);
+    json_kv_uint(w, "retained", d.retained[node]);
+    if (d.idom[node] == GRAPH_NONE) json_kv_null(w, "idom");
+    else json_kv_uint(w, "idom", d.idom[node]);
+    json_kv_uint(w, "offset", offset);
+    json_keyz(w, "retainers");
+    json_raw(w, list.data, list.len);
+    json_object_end(w);
+  }
+  wire_buf_free(&list);
+  analysis_dom_free(&d);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- */

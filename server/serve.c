@@ -62,6 +62,7 @@ static int machine_callback(struct lws *wsi, enum lws_callback_reasons reason,
                             void *user, void *in, size_t len) {
   machine_pss *pss = user;
   serve_state *sv = serve_current;
+  if (!pss) return 0;
   switch (reason) {
   case LWS_CALLBACK_RAW_ADOPT: {
     int fd = lws_get_socket_fd(wsi), one = 1;

@@ -238,6 +238,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                         void *user, void *in, size_t len) {
   http_pss *p = user;
   serve_state *sv = serve_current;
+  /* A connection that closes before sending a request has no state. */
+  if (!p) return lws_callback_http_dummy(wsi, reason, user, in, len);
   switch (reason) {
   case LWS_CALLBACK_HTTP: {
     pss_reset(p);

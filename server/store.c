@@ -61,8 +61,11 @@ static const store_migration migrations[] = {
    " en INTEGER NOT NULL,"
    " type BLOB, name BLOB, source BLOB, value BLOB, payload BLOB,"
    " edges BLOB);"
-   "CREATE INDEX nodes_kind ON nodes(kind);"
    "CREATE INDEX nodes_addr ON nodes(addr) WHERE addr IS NOT NULL;"
+   "CREATE INDEX nodes_thread ON nodes(rid) WHERE kind = 'thread';"
+   "CREATE INDEX nodes_frame ON nodes(rid) WHERE kind = 'frame';"
+   "CREATE INDEX nodes_exit ON nodes(rid) WHERE kind = 'exit';"
+   "CREATE INDEX nodes_stub ON nodes(rid) WHERE kind = 'stub';"
    "CREATE TABLE edges("
    " rid INTEGER PRIMARY KEY,"
    " src INTEGER NOT NULL,"
@@ -256,6 +259,14 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
   int oflags = (flags & STORE_READONLY)
                    ? SQLITE_OPEN_READONLY
                    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  /* SQLite's allocation statistics take a global mutex per allocation
+  ** and the store never reads them. This only works before SQLite first
+  ** initialises; later it is a harmless no-op. */
+  static int configured;
+  if (!configured) {
+    configured = 1;
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  }
   int rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     rc = store_fail(s, STORE_EIO, "cannot open %s: %s; check the path and "

@@ -250,14 +250,15 @@ int store_children(store *s, int64_t snap, uint64_t id, uint64_t offset,
 int store_retainers(store *s, int64_t snap, uint64_t id, uint64_t offset,
                     uint64_t limit, store_edge_fn fn, void *ud);
 
-/* Node search: every given filter must match (NULL = any). kind and type
-** match exactly; text is a prefix of the node's string value or name.
-** Nodes come in id order, starting after node id after (-1 = from the
-** first); page with the last id seen. */
+/* Node search: every given filter must match (NULL / 0 = any). kind,
+** type and addr match exactly; text is a prefix of the node's string
+** value or name. Nodes come in id order, starting after node id after
+** (-1 = from the first); page with the last id seen. */
 typedef struct store_search {
   const char *kind;
   const char *type; size_t type_len;
   const char *text; size_t text_len;
+  int has_addr; uint64_t addr;     /* VM address */
 } store_search;
 int store_find_nodes(store *s, int64_t snap, const store_search *q,
                      int64_t after, uint64_t limit, store_node_fn fn,

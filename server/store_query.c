@@ -376,15 +376,26 @@ int store_find_nodes(store *s, int64_t snap, const store_search *q,
   uint64_t nodes, edges;
   int rc = store_snapshot_counts(s, snap, &nodes, &edges);
   if (rc) return rc;
-  char sql[640];
+  /* The rare kinds people look for have partial indexes, which SQLite
+  ** uses only for a literal `kind = '...'`; other kinds are common, so a
+  ** scan in id order fills a page at once. */
+  static const char *const indexed[] = {"thread", "frame", "exit", "stub"};
+  const char *literal = NULL;
+  for (size_t i = 0; q && q->kind && i < sizeof indexed / sizeof *indexed; i++)
+    if (!strcmp(q->kind, indexed[i])) literal = indexed[i];
+  char kind_sql[40] = "";
+  if (literal) snprintf(kind_sql, sizeof kind_sql, " AND kind = '%s'", literal);
+  else if (q && q->kind) snprintf(kind_sql, sizeof kind_sql, " AND kind = ?5");
+  char sql[700];
   snprintf(sql, sizeof sql,
            "SELECT " STORE_NODE_COLS ", coalesce((SELECT e0 FROM nodes x"
            " WHERE x.rid = nodes.rid + 1), ?4) FROM nodes"
-           " WHERE rid BETWEEN ?1 AND ?2%s%s%s ORDER BY rid LIMIT ?3",
-           q && q->kind ? " AND kind = ?5" : "",
+           " WHERE rid BETWEEN ?1 AND ?2%s%s%s%s ORDER BY rid LIMIT ?3",
+           kind_sql,
            q && q->type ? " AND type = ?6" : "",
            q && q->text ? " AND (substr(value, 1, ?8) = ?7 OR"
-                          " substr(name, 1, ?8) = ?7)" : "");
+                          " substr(name, 1, ?8) = ?7)" : "",
+           q && q->has_addr ? " AND addr = ?9" : "");
   sqlite3_stmt *st = store_prepare(s, sql);
   if (!st) return STORE_ESQL;
   uint64_t first = after < 0 ? 0 : (uint64_t)after + 1;
@@ -392,7 +403,8 @@ int store_find_nodes(store *s, int64_t snap, const store_search *q,
   sqlite3_bind_int64(st, 2, store_rid(snap, STORE_MAX_IDS - 1));
   sqlite3_bind_int64(st, 3, sql_limit(limit));
   sqlite3_bind_int64(st, 4, (int64_t)edges);
-  if (q && q->kind) sqlite3_bind_text(st, 5, q->kind, -1, SQLITE_STATIC);
+  if (q && q->kind && !literal) sqlite3_bind_text(st, 5, q->kind, -1, SQLITE_STATIC);
+  if (q && q->has_addr) sqlite3_bind_int64(st, 9, (int64_t)q->addr);
   if (q && q->type)
     sqlite3_bind_blob64(st, 6, q->type_len ? q->type : "", q->type_len, SQLITE_STATIC);
   if (q && q->text) {

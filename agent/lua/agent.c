@@ -276,11 +276,12 @@ amber_agent *amber_attach(lua_State *L, const char *address,
                   "polling from a count hook instead\n", a->opt.poll_signal);
       }
     }
-    adbg_poll(&a->dbg, 0);            /* the first attempt starts now */
+    /* The first attempt starts now. A login wait parks before it, so a go
+    ** answering the login is never taken for a command while running. */
+    if (a->opt.login_wait_ms) adbg_wait_login(&a->dbg, a->opt.login_wait_ms);
+    else adbg_poll(&a->dbg, 0);
     alua_hook_sync(a, L);
     if (a->opt.login_wait_ms) {
-      adbg_wait_login(&a->dbg, a->opt.login_wait_ms);
-      alua_hook_sync(a, L);
       if (a->dbg.logout) {
         agent_free(a, 0);
         snprintf(err, errlen, "amber: the server logged the agent out");

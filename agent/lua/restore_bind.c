@@ -190,7 +190,8 @@ static int same_upvalues(alua_build *b, uint64_t id, int fi)
   const alua_gedge *e = b->g->edges + n->edge0;
   int ok = 1;
   for (uint32_t i = 0; i < n->nedges && ok; i++, e++) {
-    if (e->kind != ALUA_E_UPVALUE || !e->has_index || e->key.i != (int64_t)i + 1)
+    if (e->kind != ALUA_E_UPVALUE || !e->has_index ||
+        e->key.i != (int64_t)i + 1)
       return 0;
     if (!lua_getupvalue(L, fi, (int)i + 1)) return 0;
     if (e->vtype == WIRE_V_REF) {
@@ -235,9 +236,12 @@ static void map_cclosures(alua_build *b)
         continue;
       size_t len;
       const char *s = alua_graph_ename(g, e, &len);
-      if (e->kind == ALUA_E_FIELD) lua_pushlstring(L, s, len);
-      else if (e->kind == ALUA_E_INDEX) lua_pushinteger(L, (lua_Integer)e->key.i);
-      else continue;
+      if (e->kind == ALUA_E_FIELD)
+        lua_pushlstring(L, s, len);
+      else if (e->kind == ALUA_E_INDEX)
+        lua_pushinteger(L, (lua_Integer)e->key.i);
+      else
+        continue;
       lua_rawget(L, f);
       if (lua_iscfunction(L, -1) && same_upvalues(b, v, lua_gettop(L))) {
         lua_rawseti(L, b->objs, (lua_Integer)v + 1);
@@ -607,11 +611,13 @@ static void bind_frames(alua_build *b)
   }
   lua_setfield(L, crash, "threads");
   const alua_restore_origin *o = b->origin;
-  if (o && o->reason) { lua_pushstring(L, o->reason); lua_setfield(L, crash, "reason"); }
-  if (o && o->error) { lua_pushstring(L, o->error); lua_setfield(L, crash, "error"); }
-  if (o && o->traceback) {
-    lua_pushstring(L, o->traceback);
-    lua_setfield(L, crash, "traceback");
+  const char *const fields[] = {"reason", "error", "traceback"};
+  const char *const values[] = {o ? o->reason : NULL, o ? o->error : NULL,
+                                o ? o->traceback : NULL};
+  for (int i = 0; i < 3; i++) {
+    if (!values[i]) continue;
+    lua_pushstring(L, values[i]);
+    lua_setfield(L, crash, fields[i]);
   }
   if (nthreads || (o && o->reason && strcmp(o->reason, "crash") == 0))
     lua_setfield(L, LUA_REGISTRYINDEX, "amber.crash");
@@ -678,7 +684,7 @@ void alua_bind_roots(alua_build *b)
     } else if (push_typed(b->L, s, len)) {
       /* A type metatable the fresh VM lacks (debug.setmetatable's). */
       alua_build_push_value(b, e->vtype, &e->val);
-      if (e->vtype == WIRE_V_REF && b->role[e->val.ref] != ALUA_ROLE_FRESH &&
+      if (e->vtype == WIRE_V_REF && b->role[e->val.ref] == ALUA_ROLE_NEW &&
           lua_istable(b->L, -1))
         lua_setmetatable(b->L, -2);
       else

@@ -257,7 +257,8 @@ static int is_wrap(const alua_build *b, uint64_t id)
   const alua_gedge *e = b->g->edges + n->edge0;
   return n->kind == ALUA_N_CFUNCTION && n->nedges == 1 &&
          e->kind == ALUA_E_UPVALUE && e->has_index && e->key.i == 1 &&
-         e->vtype == WIRE_V_REF && b->g->nodes[e->val.ref].kind == ALUA_N_THREAD;
+         e->vtype == WIRE_V_REF &&
+         b->g->nodes[e->val.ref].kind == ALUA_N_THREAD;
 }
 
 /* Phase one: an object for every node that is not a closure. */

@@ -194,7 +194,8 @@ static int add_edge(alua_graph *g, const wire_elem *el, uint64_t node,
   e->kind = (uint8_t)(we.kind ? ekind_of(we.kind) : ALUA_E_OTHER);
   if (e->kind == ALUA_E_OTHER) g->unknown_edges++;
   if (we.name) {
-    if (g->names.len + we.name_len + 4 >= UINT32_MAX || we.name_len > UINT32_MAX)
+    if (we.name_len > UINT32_MAX ||
+        g->names.len + we.name_len + 4 >= UINT32_MAX)
       return fail(err, errlen, "edge names exceed 4 GiB");
     e->name = (uint32_t)g->names.len + 1;
     put_field(&g->names, we.name, we.name_len);

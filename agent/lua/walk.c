@@ -46,7 +46,7 @@ void walk_node(walk *w, const wire_node *n) {
     batch_open(w);
   }
   wire_node_open(w->out, n);
-  wire_hash_node(&w->hash, n);
+  walk_hash_node(w, n);
   w->cur_id = n->id;
   w->st.nodes++;
 }
@@ -60,7 +60,7 @@ void walk_edge(walk *w, const wire_edge *e) {
     wire_node_continue(w->out, w->cur_id);
   }
   wire_edge_write(w->out, e);
-  wire_hash_edge(&w->hash, e);
+  walk_hash_edge(w, e);
   w->st.edges++;
 }
 
@@ -302,9 +302,8 @@ int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
   int rc = -1;
   if (w.err == NULL) {
     if (gc_was_running) lua_gc(L, LUA_GCSTOP, 0);
-    /* Size the identity map from the heap (about one object per 128
-    ** bytes, at most 4M up front): rehashing a large map costs a cache
-    ** miss per entry. */
+    /* Size the identity map's directory from the heap (about one object
+    ** per 128 bytes): growing it rehashes every region. */
     size_t guess = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 / 128;
     if (guess > ((size_t)1 << 22)) guess = (size_t)1 << 22;
     if (walk_map_reserve(&w.map, guess) != 0) walk_oom(&w);
@@ -312,7 +311,9 @@ int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
       write_begin(&w);
       wire_hash_init(&w.hash);
       batch_open(&w);
-      if (write_root(&w) == 0 && drain(&w) == 0) {
+      int ok = write_root(&w) == 0 && drain(&w) == 0;
+      walk_hash_finish(&w);
+      if (ok) {
         batch_close(&w);
         wire_hash_hex(&w.hash, w.st.hash);
         write_end(&w);

@@ -166,6 +166,8 @@ typedef struct walk {
   uint64_t seq;
 
   wire_hash hash;
+  uint64_t hashed;       /* records hashed inline so far */
+  struct walk_hasher *hasher; /* the helper hashing, or NULL */
   alua_stats st;
 } walk;
 
@@ -243,6 +245,16 @@ int walk_encode(walk *w, const walk_item *it, uint64_t id, int idx);
 int walk_thread(walk *w, const walk_item *it, uint64_t id, int idx);
 /* Write a frame node: level it->level of the thread at idx. */
 int walk_frame(walk *w, const walk_item *it, uint64_t id, int idx);
+
+/* ---- walk_hash.c --------------------------------------------------- */
+
+/* Feed a node / an edge to the content hash (inline, or to the helper
+** thread once the walk proves large). */
+void walk_hash_node(walk *w, const wire_node *n);
+void walk_hash_edge(walk *w, const wire_edge *e);
+/* Wait for the helper, take its hash state, stop it and put the VM's
+** allocator back. Must run before the walk returns, on every path. */
+void walk_hash_finish(walk *w);
 
 /* ---- walk.c -------------------------------------------------------- */
 

@@ -199,32 +199,40 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   lua_State *L = w->L;
   wire_node n;
   node_init(&n, id, "table", addr);
-  if (lua_getmetatable(L, t)) {
+  int has_mt = lua_getmetatable(L, t);  /* kept on top for its edge */
+  if (has_mt) {
     const struct walk_mt *mi = mt_info(w);
     if (mi == NULL) return walk_oom(w);
     n.type = mi->name;
     n.type_len = mi->len;
     n.mode = mi->mode;
-    lua_pop(L, 1);
   }
   /* Sizes need the entry count before the node is written. The array part
-  ** is estimated by the border (lua_rawlen), the hash part as the next
-  ** power of two above the remaining entries. */
-  uint64_t count = 0;
+  ** is estimated as the run of keys 1, 2, 3... that lua_next yields first
+  ** (it walks the array part first, in order). Not lua_rawlen: luaH_getn
+  ** caches a border hint in the table, which can change what a later #t
+  ** returns for a table with holes. The hash part is estimated as the next
+  ** power of two at or above the remaining entries. */
+  uint64_t count = 0, arr = 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
     count++;
+    if (arr + 1 == count && lua_isinteger(L, -2) &&
+        lua_tointegerx(L, -2, NULL) == (lua_Integer)count)
+      arr++;
     lua_pop(L, 1);
   }
-  uint64_t arr = (uint64_t)lua_rawlen(L, t);
-  if (arr > count) arr = count;
   uint64_t rest = count - arr, hslots = 0;
   if (rest) for (hslots = 1; hslots < rest; hslots <<= 1) {}
   n.size = 56 + 16 * arr + 32 * hslots;
   n.has_size = 1;
   walk_node(w, &n);
 
-  if (metatable_edge(w, t) != 0) return -1;
+  if (has_mt) {
+    int r = edge_to(w, "metatable", NULL, 0, 0, 0, -1);
+    lua_pop(L, 1);
+    if (r != 0) return -1;
+  }
   wire_edge e;
   memset(&e, 0, sizeof e);
   lua_pushnil(L);
@@ -429,7 +437,9 @@ static void encode_string(walk *w, const walk_item *it, uint64_t id) {
   }
   walk_node(w, &n);
   walk_node_end(w);
-  if (it->u.str.p) walk_arena_release_before(&w->strings, it->u.str.p);
+  /* a hashing helper may still read earlier strings' bytes */
+  if (it->u.str.p && w->hasher == NULL)
+    walk_arena_release_before(&w->strings, it->u.str.p);
 }
 
 static void encode_proto(walk *w, const walk_item *it, uint64_t id) {

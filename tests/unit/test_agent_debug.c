@@ -175,13 +175,13 @@ static const char *loop_script =
   "end\n"
   "return n\n";
 
-static void test_snapshot_request_is_answered_while_a_loop_runs(void **state) {
+/* A snapshot request reaches a running loop; o chooses how it polls. */
+static void snapshot_while_running(amber_options *o) {
   vm_run r;
   peer p;
   tmsg *m;
   long before, after;
-  (void)state;
-  start_parked(&r, &p, loop_script, NULL, 0);
+  start_parked(&r, &p, loop_script, o, 0);
   peer_send(&p, "<go/>");
   while (atomic_load(&r.ticks) < 1000) usleep(1000);
   peer_send(&p, "<snapshot id=\"5\" label=\"mid-run\"><root name=\"globals\"/>"
@@ -205,6 +205,20 @@ static void test_snapshot_request_is_answered_while_a_loop_runs(void **state) {
   assert_int_equal(vm_join(&r, 5000), 0);
   assert_int_equal(r.status, LUA_OK);
   peer_close(&p);
+}
+
+static void test_snapshot_request_is_answered_while_a_loop_runs(void **state) {
+  (void)state;
+  snapshot_while_running(NULL);        /* the signal-armed one-shot hook */
+}
+
+static void test_standing_count_hook_also_answers_while_running(void **state) {
+  amber_options o;
+  (void)state;
+  amber_options_init(&o);
+  o.poll_signal = 0;
+  o.hook_count = 1000;
+  snapshot_while_running(&o);
 }
 
 static void test_step_while_running_pauses_the_loop(void **state) {
@@ -370,6 +384,7 @@ int main(void) {
     cmocka_unit_test(test_breakpoint_frames_locals_toggle_select_and_steps),
     cmocka_unit_test(test_step_over_does_not_stop_inside_the_called_function),
     cmocka_unit_test(test_snapshot_request_is_answered_while_a_loop_runs),
+    cmocka_unit_test(test_standing_count_hook_also_answers_while_running),
     cmocka_unit_test(test_step_while_running_pauses_the_loop),
     cmocka_unit_test(test_logout_detaches_and_the_program_runs_on),
     cmocka_unit_test(test_print_and_amber_log_arrive_as_log_messages),

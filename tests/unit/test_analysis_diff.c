@@ -98,6 +98,36 @@ static void test_reused_addresses_do_not_pair_different_objects(void **state) {
   graph_free(gb);
 }
 
+/* Two nodes of one snapshot claiming one address: the address pairs
+** neither; the path still pairs the one it can. */
+static void test_an_address_two_nodes_share_pairs_neither(void **state) {
+  (void)state;
+  tg_node a[] = {
+    {"root", 0, 0, 0, 0, 0, {"root globals @1"}},
+    {"table", 0, 0, 0, 0x10, 56, {"field x @2", "field y @3"}},
+    {"table", 0, 0, 0, 0x20, 56, {0}},
+    {"table", 0, 0, 0, 0x20, 56, {0}},
+  };
+  tg_node b[] = {
+    {"root", 0, 0, 0, 0, 0, {"root globals @1"}},
+    {"table", 0, 0, 0, 0x10, 56, {"field x @2"}},
+    {"table", 0, 0, 0, 0x20, 56, {0}},
+  };
+  graph *ga = tg_heap(a, COUNT(a)), *gb = tg_heap(b, COUNT(b));
+  analysis_diff d = diff(ga, gb, ANALYSIS_MATCH_ADDRESS);
+  assert_int_equal(d.matched_by_address, 1);
+  assert_int_equal(d.a2b[2], 2); /* by path: globals.x */
+  assert_int_equal(d.a2b[3], GRAPH_NONE);
+  analysis_diff_free(&d);
+  /* and the other way round */
+  d = diff(gb, ga, ANALYSIS_MATCH_ADDRESS);
+  assert_int_equal(d.matched_by_address, 1);
+  assert_int_equal(d.a2b[2], 2);
+  analysis_diff_free(&d);
+  graph_free(ga);
+  graph_free(gb);
+}
+
 /* t[k] = v with k a table: by path, the entry pairs through its key once
 ** the key is paired (here through globals.k), and a new value under the
 ** same key is a change of t, not of the key. */
@@ -352,6 +382,7 @@ int main(void) {
     cmocka_unit_test(test_reordered_fields_are_not_a_change),
     cmocka_unit_test(test_scalars_compare_exactly),
     cmocka_unit_test(test_reused_addresses_do_not_pair_different_objects),
+    cmocka_unit_test(test_an_address_two_nodes_share_pairs_neither),
     cmocka_unit_test(test_entries_keyed_by_objects_pair_through_their_keys),
     cmocka_unit_test(test_other_processes_pair_keys_by_content_and_later_rounds),
     cmocka_unit_test(test_ambiguous_labels_pair_nothing),

@@ -478,6 +478,18 @@ static void test_top_and_dominated_nodes_by_retained_size(void **state) {
   assert_int_equal(geti(nth(json_get(r, "dominated"), 0), "id"), 2);
   assert_int_equal(geti(nth(json_get(r, "dominated"), 1), "id"), 5);
   jout_free(&j);
+  /* item1 is held by items[1] alone: that retainer is its dominator. */
+  jout_init(&j);
+  assert_int_equal(analysis_retainers_json(db.s, a, 4, &j.w, 0, 0, j.err,
+                                           sizeof j.err), STORE_OK);
+  r = jout_parse(&j);
+  assert_int_equal(geti(r, "idom"), 3);
+  const json_value *ret = nth(json_get(r, "retainers"), 0);
+  assert_int_equal(json_get(r, "retainers")->count, 1);
+  assert_int_equal(geti(ret, "retained"), 128);
+  assert_int_equal(json_get(ret, "dominator")->type, JSON_TRUE);
+  assert_int_equal(geti(json_get(ret, "edge"), "from"), 3);
+  jout_free(&j);
   tdb_close(&db);
 }
 

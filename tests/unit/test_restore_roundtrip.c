@@ -113,11 +113,13 @@ static void test_metatables_weak_modes_and_finalizers_come_back(void **state)
             "vals = setmetatable({}, {__mode = 'kv'})\n"
             "cache[p] = 'kept while p lives'\n"
             "finalized = false\n"
-            "doomed = setmetatable({}, {__gc = function() finalized = true end})\n");
+            "doomed = setmetatable({}, {__gc = function() finalized = true "
+            "end})\n");
   alua_restore_report rep;
   lua_State *R = tr_round_trip(L, tr_globals_registry, 2, &rep);
   tr_expect(R, "p:norm2()", "25");
-  tr_expect(R, "getmetatable(cache).__mode .. getmetatable(vals).__mode", "kkv");
+  tr_expect(R, "getmetatable(cache).__mode .. getmetatable(vals).__mode",
+            "kkv");
   tr_expect(R, "cache[p]", "kept while p lives");
   tr_run(R, "collectgarbage(); collectgarbage()");
   tr_expect(R, "cache[p] ~= nil", "true");

@@ -142,7 +142,8 @@ static void test_unstarted_and_dead_coroutines_are_restored(void **state)
             "+ base) return a + b end)\n"
             "done = coroutine.create(function() return 1 end)\n"
             "coroutine.resume(done)\n"
-            "gen = {next = coroutine.wrap(function() coroutine.yield('w') end)}\n");
+            "gen = {next = coroutine.wrap(function() coroutine.yield('w') "
+            "end)}\n");
   alua_restore_report rep;
   move_state(L, R, tr_globals_registry, 2, &trusted, &rep);
   tr_expect(R, "coroutine.status(fresh) .. ' ' .. coroutine.status(done)",
@@ -223,7 +224,8 @@ static void test_crash_snapshot_exposes_error_frames_and_locals(void **state)
             "'=' .. tostring(type(l.value) == 'table' and l.value.user or "
             "l.value) .. ' ' end\n");
   tr_expect(R, "vars", "req=ada user=ada n=3 ");
-  tr_expect(R, "crash.frames[1].name .. ' ' .. crash.frames[1].source", "yield =[C]");
+  tr_expect(R, "crash.frames[1].name .. ' ' .. crash.frames[1].source",
+            "yield =[C]");
   alua_restore_report_free(&rep);
   wire_buf_free(&bytes);
   lua_close(R);
@@ -406,7 +408,8 @@ int main(void)
     cmocka_unit_test(test_path_root_is_rebound_under_the_globals),
     cmocka_unit_test(test_type_metatables_come_back),
     cmocka_unit_test(test_unstarted_and_dead_coroutines_are_restored),
-    cmocka_unit_test(test_suspended_coroutine_is_a_dead_placeholder_with_frames),
+    cmocka_unit_test(
+        test_suspended_coroutine_is_a_dead_placeholder_with_frames),
     cmocka_unit_test(test_crash_snapshot_exposes_error_frames_and_locals),
     cmocka_unit_test(test_userdata_bytes_and_user_values_come_back),
     cmocka_unit_test(test_host_callback_rebuilds_userdata_by_type),

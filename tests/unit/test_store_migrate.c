@@ -22,16 +22,18 @@ static const char v1_schema[] =
     " hash TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'ingesting');"
     "CREATE INDEX snapshots_machine ON snapshots(machine);"
     "CREATE TABLE nodes(rid INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
-    " type BLOB, name BLOB, size INTEGER, addr INTEGER, value BLOB,"
-    " payload BLOB, mode TEXT, status TEXT, source BLOB, line INTEGER,"
-    " e0 INTEGER NOT NULL);"
-    "CREATE INDEX nodes_kind ON nodes(kind);"
-    "CREATE INDEX nodes_type ON nodes(type) WHERE type IS NOT NULL;"
+    " size INTEGER, addr INTEGER, mode TEXT, status TEXT, line INTEGER,"
+    " e0 INTEGER NOT NULL, en INTEGER NOT NULL, type BLOB, name BLOB,"
+    " source BLOB, value BLOB, payload BLOB, edges BLOB);"
     "CREATE INDEX nodes_addr ON nodes(addr) WHERE addr IS NOT NULL;"
+    "CREATE INDEX nodes_thread ON nodes(rid) WHERE kind = 'thread';"
+    "CREATE INDEX nodes_frame ON nodes(rid) WHERE kind = 'frame';"
+    "CREATE INDEX nodes_exit ON nodes(rid) WHERE kind = 'exit';"
+    "CREATE INDEX nodes_stub ON nodes(rid) WHERE kind = 'stub';"
     "CREATE TABLE edges(rid INTEGER PRIMARY KEY, src INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, name BLOB, idx INTEGER, kt INTEGER, kv,"
-    " vt INTEGER NOT NULL, v);"
-    "CREATE INDEX edges_target ON edges(v) WHERE vt = 5;"
+    " n INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE TABLE refs(target INTEGER NOT NULL, pos INTEGER NOT NULL,"
+    " src INTEGER NOT NULL, PRIMARY KEY(target, pos)) WITHOUT ROWID;"
     "PRAGMA application_id = 1634558578;";
 
 static void exec(sqlite3 *db, const char *sql) {
@@ -68,16 +70,18 @@ static void make_v1(const char *path, const char *extra_sql) {
   char hex[17], sql[1024];
   wire_hash_hex(&h, hex);
   long long b = 1ll << 40;
+  /* Packed edges, by docs/store.md: root "globals" -> @1; then field "n"
+  ** = i:7 and key @1 = true. */
   snprintf(sql, sizeof sql,
            "INSERT INTO machines VALUES(1, CAST('old.lua' AS BLOB), 'lua', '5.4.4', 9, 1, 2);"
            "INSERT INTO snapshots(id, machine, wire_id, vm, version, time, stored,"
            " reason, nodes, edges, bytes, hash, state) VALUES(1, 1, '1', 'lua',"
            " '5.4.4', 100, 200, 'request', 2, 3, 0, '%s', 'complete');"
-           "INSERT INTO nodes(rid, kind, e0) VALUES(%lld, 'root', 0), (%lld, 'table', 1);"
-           "INSERT INTO edges VALUES(%lld, 0, 'root', CAST('globals' AS BLOB), NULL, NULL, NULL, 5, 1),"
-           " (%lld, 1, 'field', CAST('n' AS BLOB), NULL, NULL, NULL, 3, 7),"
-           " (%lld, 1, 'key', NULL, NULL, 5, 1, 2, 1);",
-           hex, b, b + 1, b, b + 1, b + 2);
+           "INSERT INTO nodes(rid, kind, e0, en, edges) VALUES"
+           " (%lld, 'root', 0, 1, x'01c107676c6f62616c7301'),"
+           " (%lld, 'table', 1, 2, x'0281016e0e047801');"
+           "INSERT INTO refs VALUES(%lld, %lld, 0), (%lld, %lld, 1);",
+           hex, b, b + 1, b + 1, b, b + 1, b + 2);
   exec(db, sql);
   sqlite3_close(db);
 }
@@ -115,10 +119,10 @@ static void test_version_1_database_is_migrated_and_readable(void **state) {
   assert_int_equal(sn.nodes, 2);
   store_snapshot_release(&sn);
   assert_int_equal(store_verify(d.s, 1, NULL), STORE_OK);
-  /* The key reference index of version 2 covers the old rows too. */
+  /* Retainers of the old rows: globals, and the table as its own key. */
   int n = 0;
   assert_int_equal(store_retainers(d.s, 1, 1, 0, 0, count_edge, &n), STORE_OK);
-  assert_int_equal(n, 2); /* globals, and the table as its own key */
+  assert_int_equal(n, 2);
   wire_value v;
   assert_int_equal(store_resolve(d.s, 1, "globals.n", 9, &v, NULL), STORE_OK);
   assert_true(v.type == WIRE_V_INT && v.u.i == 7);
@@ -150,7 +154,7 @@ static void test_a_failing_migration_step_changes_nothing(void **state) {
   store_close(d.s);
   assert_int_equal(unlink(d.path), 0);
   /* A column the step will try to add already exists. */
-  make_v1(d.path, "ALTER TABLE snapshots ADD COLUMN error BLOB");
+  make_v1(d.path, "ALTER TABLE snapshots ADD COLUMN traceback BLOB");
   char err[512];
   assert_int_not_equal(store_open(&d.s, d.path, 0, err, sizeof err), STORE_OK);
   assert_null(d.s);
@@ -160,10 +164,13 @@ static void test_a_failing_migration_step_changes_nothing(void **state) {
   assert_int_equal(sqlite3_open(d.path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM"
                    " pragma_user_version), (SELECT count(*) FROM sqlite_master"
-                   " WHERE name = 'edges_keyref')", -1, &st, NULL), SQLITE_OK);
+                   " WHERE name = 'nodes_type'), (SELECT count(*) FROM"
+                   " pragma_table_info('snapshots') WHERE name = 'roots')",
+                   -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   assert_int_equal(sqlite3_column_int(st, 0), 1);
   assert_int_equal(sqlite3_column_int(st, 1), 0);
+  assert_int_equal(sqlite3_column_int(st, 2), 0); /* earlier ALTERs undone */
   sqlite3_finalize(st);
   sqlite3_close(db);
   tdb_close(&d);

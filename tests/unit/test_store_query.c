@@ -94,6 +94,8 @@ static void build_app(tstream *t, const char *id) {
   n.source = "@app.lua", n.source_len = 8;
   n.payload = "\x1bLua\0bytes", n.payload_len = 10, n.has_payload = 1;
   ts_node(t, n);
+  ts_node(t, tn("table")); /* 14: edges beyond the inline ones, in a chunk */
+  for (int i = 1; i <= 100; i++) ts_edge(t, te_index(i, tv_int(-i)));
   ts_end(t);
 }
 
@@ -228,13 +230,22 @@ static void test_children_come_in_pages_in_order(void **state) {
   memset(&s, 0, sizeof s);
   assert_int_equal(store_children(d.s, snap, 6, 0, 0, collect_edge, &s), STORE_OK);
   assert_int_equal(s.n, 0); /* an exit has no edges */
-  assert_int_equal(store_children(d.s, snap, 14, 0, 0, collect_edge, &s), STORE_ENOTFOUND);
+  assert_int_equal(store_children(d.s, snap, 15, 0, 0, collect_edge, &s), STORE_ENOTFOUND);
+  /* Across the end of the inline edges into the chunk row. */
+  memset(&s, 0, sizeof s);
+  assert_int_equal(store_children(d.s, snap, 14, 60, 10, collect_edge, &s), STORE_OK);
+  assert_int_equal(s.n, 10);
+  for (int i = 0; i < 10; i++) assert_true(s.index[i] == 61 + i && s.seq[i] == (uint64_t)(60 + i));
+  memset(&s, 0, sizeof s);
+  assert_int_equal(store_children(d.s, snap, 14, 90, 20, collect_edge, &s), STORE_OK);
+  assert_int_equal(s.n, 10);
+  assert_true(s.index[9] == 100);
 
   store_node n;
   assert_int_equal(store_node_get(d.s, snap, 5, &n), STORE_OK);
   assert_int_equal(n.nedges, 27);
   store_node_release(&n);
-  assert_int_equal(store_node_get(d.s, snap, 14, &n), STORE_ENOTFOUND);
+  assert_int_equal(store_node_get(d.s, snap, 15, &n), STORE_ENOTFOUND);
 }
 
 static void test_retainers_include_keys_and_page(void **state) {
@@ -399,7 +410,7 @@ static void test_machines_and_snapshot_pages_newest_first(void **state) {
   assert_int_equal(store_verify(d.s, tr.snap[1], NULL), STORE_OK);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_OK);
   assert_int_equal(store_snapshot_delete(d.s, tr.snap[1]), STORE_OK);
-  assert_int_equal(tdb_rows(d.s, "nodes"), 14);
+  assert_int_equal(tdb_rows(d.s, "nodes"), 15);
   ts_free(&t);
 }
 
@@ -453,10 +464,15 @@ static void test_damaged_rows_give_clear_errors(void **state) {
   (void)state;
   damaged("UPDATE nodes SET kind = x'6100' WHERE rid = %lld + 4 OR 0 = %lld", "node 4: kind");
   damaged("UPDATE nodes SET value = 3.5 WHERE rid = %lld + 7 OR 0 = %lld", "node 7: value");
-  damaged("UPDATE edges SET vt = 9 WHERE rid = %lld + 2 OR 0 = %lld", "edge 2: unknown value type");
-  damaged("UPDATE edges SET v = 'x' WHERE rid = %lld + 3 OR 0 = %lld", "edge 3: value does not fit");
+  damaged("UPDATE nodes SET edges = substr(edges, 1, 3) WHERE rid = %lld + 1 OR 0 = %lld",
+          "edge 3: packed edges end too early");
+  damaged("UPDATE nodes SET edges = x'ff00' || substr(edges, 3) WHERE rid = %lld OR 0 = %lld",
+          "edge 0: unknown edge kind code");
+  damaged("UPDATE nodes SET edges = edges || x'00' WHERE rid = %lld + 12 OR 0 = %lld",
+          "bytes left over");
   damaged("DELETE FROM nodes WHERE rid = %lld + 6 OR 0 = %lld", "node 6 is missing");
-  damaged("DELETE FROM edges WHERE rid = %lld + 5 OR 0 = %lld", "edge 5 is missing");
+  damaged("DELETE FROM edges WHERE rid > %lld AND 0 < %lld", "chunk is missing");
+  damaged("UPDATE edges SET src = 3 WHERE rid > %lld AND 0 < %lld", "chunk row is damaged");
   damaged("UPDATE nodes SET e0 = 1 WHERE rid = %lld + 3 OR 0 = %lld", "node 2");
 
   /* The lookups of one row say the same. */
@@ -466,17 +482,23 @@ static void test_damaged_rows_give_clear_errors(void **state) {
   tresults tr;
   memset(&tr, 0, sizeof tr);
   assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
-  char q[160];
-  snprintf(q, sizeof q, "UPDATE edges SET kt = 7 WHERE rid = %lld",
-           (long long)((tr.snap[0] << 40) + 3));
+  long long base = (long long)(tr.snap[0] << 40);
+  char q[200];
+  snprintf(q, sizeof q, "UPDATE nodes SET edges = substr(edges, 1, 3) WHERE rid = %lld", base + 1);
   sql(q);
   edges_seen e;
   memset(&e, 0, sizeof e);
   assert_int_equal(store_children(d.s, tr.snap[0], 1, 0, 0, collect_edge, &e), STORE_ECORRUPT);
   assert_non_null(strstr(store_errmsg(d.s), "edge 3"));
+  wire_value v;
+  assert_int_equal(store_resolve(d.s, tr.snap[0], "globals.app", 11, &v, NULL), STORE_ECORRUPT);
+  snprintf(q, sizeof q, "UPDATE refs SET pos = pos + 1 WHERE target = %lld", base + 12);
+  sql(q);
+  memset(&e, 0, sizeof e);
+  assert_int_equal(store_retainers(d.s, tr.snap[0], 12, 0, 0, collect_edge, &e), STORE_ECORRUPT);
+  assert_non_null(strstr(store_errmsg(d.s), "does not refer to it"));
   store_node n;
-  snprintf(q, sizeof q, "UPDATE nodes SET status = x'00' WHERE rid = %lld",
-           (long long)((tr.snap[0] << 40) + 3));
+  snprintf(q, sizeof q, "UPDATE nodes SET status = x'00' WHERE rid = %lld", base + 3);
   sql(q);
   assert_int_equal(store_node_get(d.s, tr.snap[0], 3, &n), STORE_ECORRUPT);
   assert_int_equal(store_node_get(d.s, tr.snap[0], 4, &n), STORE_OK);
@@ -489,20 +511,24 @@ static void test_verify_detects_a_tampered_row(void **state) {
   (void)state;
   char hex[17];
   assert_int_equal(store_verify(d.s, snap, hex), STORE_OK);
-  /* globals.app.count: 3 becomes 4 */
-  char q[160];
-  snprintf(q, sizeof q, "UPDATE edges SET v = 4 WHERE rid = %lld",
-           (long long)((snap << 40) + 13));
+  /* globals.app.count: 3 becomes 4 inside the packed edges (field code 2,
+  ** flags name|int, "count", zigzag 6 -> 8). */
+  char q[240];
+  snprintf(q, sizeof q, "UPDATE nodes SET edges = replace(edges, x'028105636f756e7406',"
+           " x'028105636f756e7408') WHERE rid = %lld", (long long)((snap << 40) + 4));
   sql(q);
+  wire_value v;
+  assert_int_equal(store_resolve(d.s, snap, "globals.app.count", 17, &v, NULL), STORE_OK);
+  assert_true(v.type == WIRE_V_INT && v.u.i == 4);
   char after[17];
   assert_int_equal(store_verify(d.s, snap, after), STORE_EHASH);
   assert_string_not_equal(hex, after);
   assert_non_null(strstr(store_errmsg(d.s), "do not restore"));
-  snprintf(q, sizeof q, "UPDATE edges SET v = 3 WHERE rid = %lld",
-           (long long)((snap << 40) + 13));
+  snprintf(q, sizeof q, "UPDATE nodes SET edges = replace(edges, x'028105636f756e7408',"
+           " x'028105636f756e7406') WHERE rid = %lld", (long long)((snap << 40) + 4));
   sql(q);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_OK);
-  /* One byte of bytecode. */
+  /* The bytecode. */
   snprintf(q, sizeof q, "UPDATE nodes SET payload = x'1b4c7561' WHERE rid = %lld",
            (long long)((snap << 40) + 13));
   sql(q);

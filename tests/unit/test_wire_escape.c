@@ -179,9 +179,14 @@ static void test_command_shape_is_what_xs_accepts(void **state) {
   wire_command(&b, "go", NULL, NULL);
   wire_command(&b, "set-breakpoint", "path", "/a b/app.js");
   wire_command(&b, "select", "id", "@1A2B");
+  wire_command_open(&b, "set-breakpoint");
+  wire_attr_str(&b, "path", "app.lua");
+  wire_attr_i64(&b, "line", 12);
+  wire_command_close(&b);
   wire_buf_put(&b, "", 1);
   assert_string_equal(b.data,
-    "\r\n<go/>\r\n\r\n<set-breakpoint path=\"/a b/app.js\"/>\r\n\r\n<select id=\"@1A2B\"/>\r\n");
+    "\r\n<go/>\r\n\r\n<set-breakpoint path=\"/a b/app.js\"/>\r\n\r\n<select id=\"@1A2B\"/>\r\n"
+    "\r\n<set-breakpoint path=\"app.lua\" line=\"12\"/>\r\n");
   wire_buf_free(&b);
 }
 

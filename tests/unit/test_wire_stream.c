@@ -181,6 +181,68 @@ static void test_xs_control_character_references_decode_to_their_bytes(void **st
   free_first(&f);
 }
 
+/* XS writes U+0080 as the lone byte 0x80, a lone surrogate as its CESU-8
+** bytes, and U+F7xx as plain UTF-8: the filter turns what is not UTF-8 of an
+** XML character, and raw U+F7xx, into references that decode to the very
+** bytes sent; a reference &#xF741; still means the byte 0x41. */
+static void test_xs_bytes_that_are_not_utf8_decode_to_themselves(void **state) {
+  static const struct { const char *xml, *want; size_t len; } cases[] = {
+    {"<xsbug><p value=\"'u80\x80'\"/></xsbug>", "'u80\x80'", 6},
+    {"<xsbug><p value=\"'sur\xED\xA0\x80'\"/></xsbug>", "'sur\xED\xA0\x80'", 8},
+    {"<xsbug><p value=\"'pua\xEF\x9D\x81'\"/></xsbug>", "'pua\xEF\x9D\x81'", 8},
+    {"<xsbug><p value=\"'emoji\xF0\x9F\x98\x80'\"/></xsbug>", "'emoji\xF0\x9F\x98\x80'", 11},
+    {"<xsbug><p value=\"\xEF\xBF\xBE|\xC0\x80|\xE2\x82|\xF4\x90\x80\x80\"/></xsbug>",
+     "\xEF\xBF\xBE|\xC0\x80|\xE2\x82|\xF4\x90\x80\x80", 14},
+    {"<xsbug><p value='&#xF741;\xEF\x9D\x81'/></xsbug>", "A\xEF\x9D\x81", 4},
+  };
+  size_t i;
+  first f;
+  (void)state;
+  for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[128];
+    parse_first(&f, cases[i].xml);
+    assert_int_equal(f.value.len, cases[i].len);
+    assert_memory_equal(f.value.data, cases[i].want, cases[i].len);
+    free_first(&f);
+    /* the same bytes as text */
+    snprintf(text, sizeof text, "<xsbug><log>%.*s</log></xsbug>", (int)cases[i].len,
+             cases[i].want);
+    if (memchr(cases[i].want, 'A', cases[i].len) == NULL) {
+      parse_first(&f, text);
+      assert_int_equal(f.text.len, cases[i].len);
+      assert_memory_equal(f.text.data, cases[i].want, cases[i].len);
+      free_first(&f);
+    }
+  }
+}
+
+static void test_non_utf8_bytes_parse_the_same_at_every_split(void **state) {
+  static const char s[] =
+    "\r\n<xsbug><local><property name=\"s\" value=\"'a\x80\xED\xA0\x80\xEF\x9D\x81\xF0\x9F\x98\x80"
+    "\xE2\x82\xAC\xE2\x82'\"/><log>t\xC3\xA9\x80\xE2\x82\xAC\xE2</log></local></xsbug>\r\n<go/>";
+  size_t n = sizeof s - 1, k, one = 1;
+  char *whole = parse_whole(NULL, s, n, 0);
+  outcome o;
+  (void)state;
+  assert_string_equal(whole,
+    "2 97 #0 <xsbug><local><property name=\"s\" value=\"'a&#xF780;&#xF7ED;&#xF7A0;&#xF780;"
+    "&#xF7EF;&#xF79D;&#xF781;&#x1F600;&#x20AC;&#xF7E2;&#xF782;'\"/>"
+    "<log>t&#x00E9;&#xF780;&#x20AC;&#xF7E2;</log></local></xsbug>\n"
+    "101 5 #1 bare <go/>\n");
+  for (k = 1; k < n; k++) {
+    size_t sizes[2] = {k, 0};
+    outcome_init(&o);
+    run_stream(&o, NULL, s, n, sizes, 2, 0);
+    if (strcmp(outcome_text(&o), whole) != 0) fail_msg("split at %zu:\n%s", k, outcome_text(&o));
+    outcome_free(&o);
+  }
+  outcome_init(&o);
+  run_stream(&o, NULL, s, n, &one, 1, 0);
+  assert_string_equal(outcome_text(&o), whole);
+  outcome_free(&o);
+  free(whole);
+}
+
 static void test_raw_utf8_passes_through_unchanged(void **state) {
   static const char s[] = "<xsbug><log>\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \xc3\xa9</log></xsbug>";
   first f;
@@ -327,6 +389,8 @@ int main(void) {
     cmocka_unit_test(test_message_split_in_three_at_every_pair_of_boundaries),
     cmocka_unit_test(test_xs_raw_lt_in_attribute_value_is_repaired),
     cmocka_unit_test(test_xs_control_character_references_decode_to_their_bytes),
+    cmocka_unit_test(test_xs_bytes_that_are_not_utf8_decode_to_themselves),
+    cmocka_unit_test(test_non_utf8_bytes_parse_the_same_at_every_split),
     cmocka_unit_test(test_raw_utf8_passes_through_unchanged),
     cmocka_unit_test(test_xs_login_and_break_samples),
     cmocka_unit_test(test_bare_commands_are_single_item_messages),
