@@ -1,10 +1,10 @@
 /*
 ** filter.c
 ** The pre-expat input filter: a byte state machine that follows tags,
-** quotes and references across chunk boundaries. It repairs what XS sends
-** (a raw '<' in an attribute value, "&#N;" for control characters), refuses
-** DTDs, enforces the limits at the exact offending byte, frames messages,
-** and keeps the map from filtered offsets back to stream offsets.
+** quotes, references and UTF-8 across chunk boundaries. It repairs what XS
+** sends (a raw '<' in an attribute value, "&#N;" for control characters,
+** bytes that are not UTF-8), refuses DTDs, enforces the limits at the exact
+** offending byte and frames messages (bookkeeping: filter_map.c).
 */
 #include <assert.h>
 #include <stdio.h>
@@ -65,7 +65,6 @@ void wire_filter_free(wire_filter *f) {
 
 void wire_filter_restart(wire_filter *f, uint64_t pos, int skip) {
   f->state = skip ? F_SKIP : F_TEXT;
-  f->skipping = skip;
   f->prolog = 1;
   f->depth = 0;
   f->k = 0;
@@ -92,124 +91,12 @@ int wire_filter_idle(const wire_filter *f) {
   return (f->state == F_TEXT && f->depth == 0) || f->state == F_SKIP;
 }
 
-/* ---- bookkeeping ---------------------------------------------------- */
-
-static void fail(wire_filter *f, enum wire_status code, uint64_t off,
-                 const char *text) {
-  if (f->err != WIRE_OK) return;
-  f->err = code;
-  f->err_off = off;
-  snprintf(f->err_text, sizeof f->err_text, "%s", text);
-}
-
 static void fail_attr(wire_filter *f) {
   char text[160];
   snprintf(text, sizeof text,
            "attribute value, text or comment longer than %zu bytes (limits.max_attr)",
            f->max_attr);
-  fail(f, WIRE_EATTR, f->run_start + f->max_attr, text);
-}
-
-static int add_repair(wire_filter *f, uint64_t fstart, uint64_t ostart,
-                      uint64_t flen, uint64_t olen, int counted) {
-  wire_repair *r;
-  if (counted && f->in_msg && ++f->msg_repairs > f->max_repairs) {
-    char text[160];
-    snprintf(text, sizeof text,
-             "more than %zu repaired bytes (raw '<' in attribute values or "
-             "control-character references) in one message", f->max_repairs);
-    fail(f, WIRE_ETOOBIG, ostart, text);
-    return -1;
-  }
-  /* consecutive deletions at one place are one deletion */
-  if (flen == 0 && f->nmap > 0) {
-    r = &f->map[f->nmap - 1];
-    if (r->flen == 0 && r->fstart == fstart && r->ostart + r->olen == ostart) {
-      r->olen += olen;
-      return 0;
-    }
-  }
-  if (f->nmap == f->capmap) {
-    size_t cap = f->capmap ? f->capmap * 2 : 64;
-    wire_repair *m = realloc(f->map, cap * sizeof *m);
-    if (m == NULL) {
-      fail(f, WIRE_ENOMEM, ostart, "out of memory for the filter's offset map");
-      return -1;
-    }
-    f->map = m;
-    f->capmap = cap;
-  }
-  r = &f->map[f->nmap++];
-  r->fstart = fstart;
-  r->ostart = ostart;
-  r->flen = flen;
-  r->olen = olen;
-  return 0;
-}
-
-uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo) {
-  size_t lo = 0, hi = f->nmap;
-  const wire_repair *r;
-  /* last repair starting at or before fo */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (f->map[mid].fstart <= fo) lo = mid + 1; else hi = mid;
-  }
-  if (lo == 0) return fo >= f->base_f ? f->base_o + (fo - f->base_f) : f->base_o;
-  r = &f->map[lo - 1];
-  if (fo < r->fstart + r->flen) return r->ostart;
-  return r->ostart + r->olen + (fo - r->fstart - r->flen);
-}
-
-void wire_filter_prune(wire_filter *f) {
-  uint64_t keep = f->tok_f;
-  size_t j = 0;
-  /* expat may still hold a partial character, a CR or "]]" it has not
-  ** reported: keep a few bytes before the end as well */
-  if (f->fpos < 4) keep = 0;
-  else if (f->fpos - 4 < keep) keep = f->fpos - 4;
-  while (j < f->nmap && f->map[j].fstart <= keep) j++;
-  if (j < 2) return;
-  j--; /* keep the repair that covers keep */
-  f->base_f = f->map[j - 1].fstart + f->map[j - 1].flen;
-  f->base_o = f->map[j - 1].ostart + f->map[j - 1].olen;
-  memmove(f->map, f->map + j, (f->nmap - j) * sizeof *f->map);
-  f->nmap -= j;
-}
-
-static int span_push(wire_filter *f, uint64_t start) {
-  if (f->span_head > 0 && f->span_head == f->nspans) f->span_head = f->nspans = 0;
-  if (f->nspans == f->capspans) {
-    if (f->span_head > 0) {
-      memmove(f->spans, f->spans + f->span_head,
-              (f->nspans - f->span_head) * sizeof *f->spans);
-      f->nspans -= f->span_head;
-      f->span_head = 0;
-    } else {
-      size_t cap = f->capspans ? f->capspans * 2 : 16;
-      wire_span *s = realloc(f->spans, cap * sizeof *s);
-      if (s == NULL) {
-        fail(f, WIRE_ENOMEM, start, "out of memory for the message queue");
-        return -1;
-      }
-      f->spans = s;
-      f->capspans = cap;
-    }
-  }
-  f->spans[f->nspans].start = start;
-  f->spans[f->nspans].end = NONE;
-  f->nspans++;
-  return 0;
-}
-
-wire_span *wire_filter_span(wire_filter *f) {
-  return f->span_head < f->nspans ? &f->spans[f->span_head] : NULL;
-}
-
-void wire_filter_span_pop(wire_filter *f) {
-  assert(f->span_head < f->nspans);
-  f->span_head++;
-  if (f->span_head == f->nspans) f->span_head = f->nspans = 0;
+  wire_filter_fail(f, WIRE_EATTR, f->run_start + f->max_attr, text);
 }
 
 /* ---- the state machine ----------------------------------------------- */
@@ -243,7 +130,7 @@ static void put(out_t *w, const void *p, size_t n) {
 static int flush_drop(wire_filter *f, out_t *w, uint64_t upto) {
   if (f->drop_from == NONE) return 0;
   if (upto > f->drop_from &&
-      add_repair(f, FPOS(f, w), f->drop_from, 0, upto - f->drop_from, 0) != 0)
+      wire_filter_repair(f, FPOS(f, w), f->drop_from, 0, upto - f->drop_from, 0) != 0)
     return -1;
   f->drop_from = NONE;
   return 0;
@@ -255,7 +142,7 @@ static int emit_lt(wire_filter *f, out_t *w, int element) {
   if (flush_drop(f, w, f->lt_pos) != 0) return -1;
   if (f->prolog && element) {
     size_t n = sizeof WIRE_ROOT_OPEN - 1;
-    if (add_repair(f, FPOS(f, w), f->lt_pos, n, 0, 0) != 0) return -1;
+    if (wire_filter_repair(f, FPOS(f, w), f->lt_pos, n, 0, 0) != 0) return -1;
     put(w, WIRE_ROOT_OPEN, n);
     f->prolog = 0;
   }
@@ -295,7 +182,7 @@ static int flush_ref(wire_filter *f, out_t *w, int complete) {
     if (v < 0x20 && v != 9 && v != 10 && v != 13) {
       static const char hx[] = "0123456789ABCDEF";
       char rep[8] = {'&', '#', 'x', 'F', '7', hx[v >> 4], hx[v & 15], ';'};
-      if (add_repair(f, fstart, f->ref_pos, 8, n, 1) != 0) return -1;
+      if (wire_filter_repair(f, fstart, f->ref_pos, 8, n, 1) != 0) return -1;
       put(w, rep, 8);
       f->nref = 0;
       return 0;
@@ -333,7 +220,7 @@ static int repair_bytes(wire_filter *f, out_t *w, const unsigned char *b, unsign
                         uint64_t ostart) {
   static const char hx[] = "0123456789ABCDEF";
   unsigned j;
-  if (add_repair(f, FPOS(f, w), ostart, 8 * (uint64_t)m, m, 1) != 0) return -1;
+  if (wire_filter_repair(f, FPOS(f, w), ostart, 8 * (uint64_t)m, m, 1) != 0) return -1;
   for (j = 0; j < m; j++) {
     char rep[8] = {'&', '#', 'x', 'F', '7', hx[b[j] >> 4], hx[b[j] & 15], ';'};
     put(w, rep, 8);
@@ -393,7 +280,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         char text[160];
         snprintf(text, sizeof text, "message longer than %zu bytes (limits.max_message)",
                  f->max_message);
-        fail(f, WIRE_ETOOBIG, lim, text);
+        wire_filter_fail(f, WIRE_ETOOBIG, lim, text);
         break;
       }
       if (lim - POS(i) < avail) avail = (size_t)(lim - POS(i));
@@ -425,7 +312,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
           i++;
           break;
         }
-        fail(f, WIRE_ESYNTAX, POS(i),
+        wire_filter_fail(f, WIRE_ESYNTAX, POS(i),
              "text outside a message: only whitespace may come between messages");
         break;
       } else {
@@ -465,7 +352,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
       /* nothing is pending here: the '<' was held back */
       if (c == '/') {
         if (f->depth == 0) {
-          fail(f, WIRE_ESYNTAX, f->lt_pos, "end tag outside a message");
+          wire_filter_fail(f, WIRE_ESYNTAX, f->lt_pos, "end tag outside a message");
           break;
         }
         if (emit_lt(f, &w, 1) != 0) break;
@@ -489,11 +376,11 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
           char text[160];
           snprintf(text, sizeof text, "elements nested deeper than %u (limits.max_depth)",
                    f->max_depth);
-          fail(f, WIRE_EDEPTH, f->lt_pos, text);
+          wire_filter_fail(f, WIRE_EDEPTH, f->lt_pos, text);
           break;
         }
         if (f->depth == 0) {
-          if (span_push(f, f->lt_pos) != 0) break;
+          if (wire_filter_span_push(f, f->lt_pos) != 0) break;
           f->in_msg = 1;
           f->msg_start = f->lt_pos;
           f->msg_repairs = 0;
@@ -508,7 +395,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         /* not markup XML knows: pass it on and let expat say where */
         if (emit_lt(f, &w, 1) != 0) break;
         f->state = F_TEXT;
-        if (f->depth == 0) fail(f, WIRE_ESYNTAX, f->lt_pos, "'<' that starts no element");
+        if (f->depth == 0) wire_filter_fail(f, WIRE_ESYNTAX, f->lt_pos, "'<' that starts no element");
       }
       break;
 
@@ -566,7 +453,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
           if (c == '<') {
             /* XS writes value="4 bytes <= 16 bytes": repair, do not reject */
             pass_to(&w, r);
-            if (add_repair(f, FPOS(f, &w), POS(i), 4, 1, 1) != 0) break;
+            if (wire_filter_repair(f, FPOS(f, &w), POS(i), 4, 1, 1) != 0) break;
             memcpy(w.o, "&lt;", 4);
             w.o += 4;
             w.seg = r + 1;
@@ -654,7 +541,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
       /* after "<!": a comment, a CDATA section, or a declaration (refused) */
       if (run_over(f, POS(i))) { fail_attr(f); break; }
       if (f->sub == 0 && c >= 'A' && c <= 'Z') {
-        fail(f, WIRE_EDTD, f->lt_pos,
+        wire_filter_fail(f, WIRE_EDTD, f->lt_pos,
              "DOCTYPE or entity declaration refused: amber's protocol has no DTDs");
         break;
       }
@@ -672,7 +559,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         f->k = 0;
         f->state = F_CDATA;
         if (f->depth == 0)
-          fail(f, WIRE_ESYNTAX, f->lt_pos, "text outside a message (a CDATA section)");
+          wire_filter_fail(f, WIRE_ESYNTAX, f->lt_pos, "text outside a message (a CDATA section)");
       }
       break;
 
@@ -719,7 +606,6 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
         memcpy(again, "<xsbug", 6);
         again[6] = *r;
         if (flush_drop(f, &w, lt) != 0) break;
-        f->skipping = 0;
         f->state = F_TEXT;
         f->k = 0;
         f->fpos = FPOS(f, &w);

@@ -270,7 +270,8 @@ static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n
         from = p->stop_end;
         skip = 0;
       } else {
-        uint64_t at = wire_filter_orig(&p->f, (uint64_t)XML_GetCurrentByteIndex(p->xp));
+        XML_Index fi = XML_GetCurrentByteIndex(p->xp);
+        uint64_t at = fi >= 0 ? wire_filter_orig(&p->f, (uint64_t)fi) : p->f.pos;
         if (p->herr != WIRE_OK) {
           set_error(p, st = p->herr, at, p->herr_text);
         } else {

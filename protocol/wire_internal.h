@@ -97,7 +97,6 @@ typedef struct wire_filter {
   int state;              /* F_* in filter.c */
   int ref_ret;            /* state to go back to after a reference */
   int prolog;             /* the synthetic root has not been emitted yet */
-  int skipping;           /* resync: dropping bytes until "<xsbug" */
   unsigned depth;         /* open elements (synthetic root not counted) */
   unsigned k;             /* match counter of the current state */
   int sub;                /* after "<!": 1 comment, 2 CDATA section */
@@ -149,6 +148,15 @@ void wire_filter_restart(wire_filter *f, uint64_t pos, int skip);
 ** bytes written are added to *olen. */
 size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
                        char *out, size_t *olen);
+/* Record the filter's error (the first one wins). */
+void wire_filter_fail(wire_filter *f, enum wire_status code, uint64_t off,
+                      const char *text);
+/* Note a repair in the offset map; counted ones count against max_repairs.
+** 0, or -1 with the error set. */
+int wire_filter_repair(wire_filter *f, uint64_t fstart, uint64_t ostart, uint64_t flen,
+                       uint64_t olen, int counted);
+/* Queue a message starting at stream offset start. 0, or -1 (ENOMEM). */
+int wire_filter_span_push(wire_filter *f, uint64_t start);
 /* Whether the stream could end here: no message, tag or reference open. */
 int wire_filter_idle(const wire_filter *f);
 /* Original stream offset of filtered offset fo. */

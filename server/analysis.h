@@ -281,7 +281,11 @@ int analysis_leaks_json(store *s, int64_t baseline, int64_t target,
 /* ------------------------------------------------------------------ */
 
 /* Write snapshot snap as a Chrome .heapsnapshot (JSON with V8's full
-** meta) to f, in bounded extra memory beyond the graph. */
+** meta) through w (a nonzero return stops it: STORE_EIO), in bounded
+** extra memory beyond the analysis graph; for an HTTP reply. */
+int analysis_heapsnapshot_to(store *s, int64_t snap, store_write_fn w,
+                             void *ud, char *err, size_t errlen);
+/* The same into a stdio stream. */
 int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
                           size_t errlen);
 

@@ -512,7 +512,7 @@ int analysis_diff_graphs(const graph *a, const graph *b,
       break;
     }
   }
-  qsort(tm.rows, tm.n, sizeof *tm.rows, cmp_diff_types);
+  if (tm.n) qsort(tm.rows, tm.n, sizeof *tm.rows, cmp_diff_types);
   free(tm.slot);
   d->types = tm.rows;
   d->ntypes = tm.n;

@@ -136,7 +136,7 @@ int analysis_summarize(const graph *g, const analysis_dom *d,
   }
   rowid[GRAPH_ROOT] = UINT32_MAX;
   if (add_retained(g, d, rowid, s)) goto oom;
-  qsort(s->rows, s->nrows, sizeof *s->rows, cmp_rows);
+  if (s->nrows) qsort(s->rows, s->nrows, sizeof *s->rows, cmp_rows);
   free(m.key); free(m.row); free(rowid);
   return 0;
 oom:

@@ -138,7 +138,8 @@ typedef struct exporter {
   store *s;
   int64_t snap;
   const graph *g;
-  FILE *out;
+  store_write_fn write;  /* where the export goes */
+  void *wud;
   strtab str;
   wire_buf line;      /* numbers for the output, flushed in large writes */
   wire_buf name;      /* a name being composed */
@@ -158,11 +159,16 @@ static void put_num(wire_buf *b, uint64_t v) {
   wire_buf_put(b, tmp + i, (size_t)(24 - i));
 }
 
+static void out(exporter *x, const void *p, size_t n) {
+  if (!x->failed && n && x->write(x->wud, p, n) != 0) x->failed = 1;
+}
+
+static void outs(exporter *x, const char *s) { out(x, s, strlen(s)); }
+
 static void flush(exporter *x, int force) {
   if (x->line.len < (1u << 16) && !force) return;
-  if (x->line.oom || fwrite(x->line.data ? x->line.data : "", 1, x->line.len,
-                            x->out) != x->line.len)
-    x->failed = 1;
+  if (x->line.oom) x->failed = 1;
+  else out(x, x->line.data, x->line.len);
   wire_buf_reset(&x->line);
 }
 
@@ -332,8 +338,8 @@ static int on_scan_edge(void *ud, const store_edge *se) {
   return x->failed || x->str.failed;
 }
 
-int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
-                          size_t errlen) {
+int analysis_heapsnapshot_to(store *s, int64_t snap, store_write_fn write,
+                             void *wud, char *err, size_t errlen) {
   graph *g;
   int rc = analysis_load(s, snap, 0, &g, err, errlen);
   if (rc) return rc;
@@ -342,7 +348,8 @@ int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
   x.s = s;
   x.snap = snap;
   x.g = g;
-  x.out = f;
+  x.write = write;
+  x.wud = wud;
   wire_buf_init(&x.line);
   wire_buf_init(&x.name);
   wire_buf_init(&x.str.esc);
@@ -354,13 +361,16 @@ int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
     goto done;
   }
   str_idz(&x.str, ""); /* index 0: the empty name */
-  fputs(meta, f);
-  fprintf(f, "\"node_count\":%u,\"edge_count\":%u,\"trace_function_count\":0,"
-          "\"root_index\":0},\n\"nodes\":[", g->n, g->m);
+  char counts[160];
+  snprintf(counts, sizeof counts, "\"node_count\":%u,\"edge_count\":%u,"
+           "\"trace_function_count\":0,\"root_index\":0},\n\"nodes\":[",
+           g->n, g->m);
+  outs(&x, meta);
+  outs(&x, counts);
   rc = store_scan(s, snap, 0, on_node_row, NULL, &x);
   flush(&x, 1);
   if (rc == STORE_OK) {
-    fputs("],\n\"edges\":[", f);
+    outs(&x, "],\n\"edges\":[");
     x.rows = 0;
     rc = store_scan(s, snap, STORE_SCAN_LIGHT, on_scan_node, on_scan_edge, &x);
     flush(&x, 1);
@@ -369,23 +379,17 @@ int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
     snprintf(err, errlen, "%s", store_errmsg(s));
     goto done;
   }
-  if (x.failed || x.str.failed) {
-    snprintf(err, errlen, "writing the export failed (disk full, or out of "
-             "memory for the strings table)");
-    rc = STORE_EIO;
-    goto done;
-  }
-  fputs("],\n\"trace_function_infos\":[],\"trace_tree\":[],\"samples\":[],"
-        "\"locations\":[],\n\"strings\":[", f);
+  outs(&x, "],\n\"trace_function_infos\":[],\"trace_tree\":[],\"samples\":[],"
+       "\"locations\":[],\n\"strings\":[");
   /* Copy the strings table in. */
   char buf[1 << 16];
   size_t n;
   rewind(x.str.f);
-  while ((n = fread(buf, 1, sizeof buf, x.str.f)) > 0)
-    if (fwrite(buf, 1, n, f) != n) break;
-  fputs("]}\n", f);
-  if (ferror(x.str.f) || ferror(f) || fflush(f)) {
-    snprintf(err, errlen, "writing the export failed (disk full?)");
+  while (!x.failed && (n = fread(buf, 1, sizeof buf, x.str.f)) > 0) out(&x, buf, n);
+  outs(&x, "]}\n");
+  if (x.failed || x.str.failed || ferror(x.str.f)) {
+    snprintf(err, errlen, "writing the export failed (disk full, the reader "
+             "went away, or out of memory for the strings table)");
     rc = STORE_EIO;
   } else {
     rc = STORE_OK;
@@ -395,5 +399,19 @@ done:
   wire_buf_free(&x.line);
   wire_buf_free(&x.name);
   graph_free(g);
+  return rc;
+}
+
+static int write_file(void *ud, const void *p, size_t n) {
+  return fwrite(p, 1, n, ud) == n ? 0 : -1;
+}
+
+int analysis_heapsnapshot(store *s, int64_t snap, FILE *f, char *err,
+                          size_t errlen) {
+  int rc = analysis_heapsnapshot_to(s, snap, write_file, f, err, errlen);
+  if (rc == STORE_OK && fflush(f) != 0) {
+    snprintf(err, errlen, "writing the export failed (disk full?)");
+    rc = STORE_EIO;
+  }
   return rc;
 }

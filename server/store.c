@@ -156,6 +156,7 @@ int64_t store_now_ms(void) {
 
 const char *store_errmsg(const store *s) { return s ? s->err : "no store"; }
 struct sqlite3 *store_db(store *s) { return s->db; }
+int store_writing(const store *s) { return s->writer != NULL; }
 void store_set_busy_timeout(store *s, int ms) { sqlite3_busy_timeout(s->db, ms); }
 
 static int pragma_int(store *s, const char *sql, int64_t *out) {

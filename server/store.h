@@ -70,6 +70,9 @@ const char *store_errmsg(const store *s);
 /* The SQLite handle, for side tables of other server modules (analysis);
 ** never write the store's own tables through it. */
 struct sqlite3 *store_db(store *s);
+/* 1 while an ingest of s holds the write transaction: a write through
+** store_db now would become part of that snapshot's transaction. */
+int store_writing(const store *s);
 /* How long a call waits for another process's lock (default 5000 ms). */
 void store_set_busy_timeout(store *s, int ms);
 
@@ -281,8 +284,9 @@ int64_t store_edge_pos(store *s, int64_t snap, const store_edge *edge);
 int store_resolve(store *s, int64_t snap, const char *path, size_t len,
                   wire_value *out, store_edge *via);
 
-/* Frames of a break or crash snapshot, by thread then level. The error
-** and traceback of a crash are in its store_snapshot. */
+/* Frames of a break or crash snapshot: threads in id order, each one's
+** frames as its `frame` edges list them (innermost first). The error and
+** traceback of a crash are in its store_snapshot. */
 int store_frames(store *s, int64_t snap, store_frame_fn fn, void *ud);
 
 /* Every node in id order, each followed by its edges in order: the

@@ -65,6 +65,7 @@ static int on_msg(void *ud, const wire_msg *m) {
 static void log_error(run *r, const wire_parser *p) {
   const wire_error *e = wire_parser_error(p);
   char line[96];
+  CHECK(strstr(e->text, "internal error") == NULL);
   CHECK(e->offset <= r->fed);
   CHECK(e->msg_offset <= e->offset);
   snprintf(line, sizeof line, "error %d at %llu in %llu at %llu\n", (int)e->code,

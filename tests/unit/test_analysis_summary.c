@@ -124,11 +124,37 @@ static void test_top_retainers_come_largest_first_and_page(void **state) {
   graph_free(g);
 }
 
+/* A snapshot of nothing but its root: every analysis answers, emptily. */
+static void test_a_snapshot_of_only_the_root_has_empty_answers(void **state) {
+  (void)state;
+  graph *g = tg_build(1, "", NULL);
+  assert_non_null(g);
+  char err[200];
+  analysis_dom d;
+  analysis_summary s;
+  assert_int_equal(analysis_dominators(g, &d, err, sizeof err), 0);
+  assert_int_equal(d.reachable, 1);
+  assert_int_equal(d.retained[0], 0);
+  assert_int_equal(analysis_summarize(g, &d, &s, err, sizeof err), 0);
+  assert_int_equal(s.nrows, 0);
+  assert_int_equal(s.nodes, 0);
+  graph_id out[4];
+  assert_int_equal(analysis_top(&d, 0, 4, out), 0);
+  analysis_paths p;
+  assert_int_equal(analysis_find_paths(g, 0, 3, 0, &p, err, sizeof err), 0);
+  assert_int_equal(p.count, 1);
+  analysis_paths_free(&p);
+  analysis_summary_free(&s);
+  analysis_dom_free(&d);
+  graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_nested_objects_of_one_type_are_counted_once),
     cmocka_unit_test(test_weakly_held_nodes_are_summarised),
     cmocka_unit_test(test_top_retainers_come_largest_first_and_page),
+    cmocka_unit_test(test_a_snapshot_of_only_the_root_has_empty_answers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,6 +262,68 @@ static void test_request_fields_reach_snapshot_begin(void **state) {
   lua_close(L);
 }
 
+
+/* An allocator that fails the first large allocation after being armed,
+** as a VM with a memory limit would. */
+static int fail_armed, failures;
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  if (fail_armed && nsize > 64 * 1024) {
+    fail_armed = 0;
+    failures++;
+    return NULL;  /* Lua now runs an emergency collection and retries */
+  }
+  return realloc(ptr, nsize);
+}
+
+static void test_allocation_failure_mid_walk_is_survived(void **state) {
+  (void)state;
+  lua_State *L = lua_newstate(limited_alloc, NULL);
+  luaL_openlibs(L);
+  /* pad makes the walk large enough to hash on a helper thread; weak's
+  ** userdata (its hash record points at its bytes) is held by nothing
+  ** else; inner's 6000 children grow the walk's stack: that growth fails,
+  ** and Lua runs an emergency collection in the middle of the walk. */
+  tg_run(L, "pad = {} for i = 1, 70000 do pad[i] = i end\n"
+            "weak = setmetatable({}, {__mode = 'v'})\n"
+            "wide = {inner = {}} for i = 1, 6000 do wide.inner[i] = {} end");
+  lua_getglobal(L, "weak");
+  memset(lua_newuserdatauv(L, 4096, 0), 0x5a, 4096);
+  lua_rawseti(L, -2, 1);
+  lua_pop(L, 1);  /* no collection runs before the snapshot: no Lua code */
+  const char *roots[] = {"path:pad", "path:weak", "path:wide"};
+  alua_request req;
+  memset(&req, 0, sizeof req);
+  req.roots = roots;
+  req.nroots = 3;
+  wire_buf out;
+  wire_buf_init(&out);
+  tg_graph g;
+  failures = 0;
+  fail_armed = 1;
+  tg_snap_req(L, &req, &g, &out, NULL);  /* parses and checks the hash */
+  fail_armed = 0;
+  assert_int_equal(failures, 1);
+  tg_node *ud = tg_target(&g, tg_edge_index(tg_target(&g, tg_edge_named(&g.nodes[0], "root", "path:weak")), "index", 1));
+  assert_int_equal(ud->payload_len, 4096);
+  assert_int_equal(ud->payload[4095], 0x5a);
+  assert_int_equal(tg_target(&g, tg_edge_named(&g.nodes[0], "root", "path:pad"))->nedges, 70000);
+  tg_node *wide = tg_target(&g, tg_edge_named(&g.nodes[0], "root", "path:wide"));
+  assert_int_equal(tg_target(&g, tg_edge_named(wide, "field", "inner"))->nedges, 6000);
+  /* the allocator is the VM's own again */
+  void *aud;
+  assert_true(lua_getallocf(L, &aud) == limited_alloc);
+  tg_free(&g);
+  wire_buf_free(&out);
+  lua_close(L);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_metamethod_finalizer_or_hook_runs),
@@ -273,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_unchanged_vm_snapshots_identically),
       cmocka_unit_test(test_stats_match_what_was_sent),
       cmocka_unit_test(test_request_fields_reach_snapshot_begin),
+      cmocka_unit_test(test_allocation_failure_mid_walk_is_survived),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

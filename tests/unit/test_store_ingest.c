@@ -293,6 +293,71 @@ static void test_split_at_every_byte_boundary_still_ingests(void **state) {
   tdb_close(&d);
 }
 
+typedef struct pager { uint64_t n; int64_t first_index, last_index; uint64_t first_seq; } pager;
+
+static int page_edge(void *ud, const store_edge *e) {
+  pager *p = ud;
+  if (!p->n) p->first_index = e->e.index, p->first_seq = e->seq;
+  p->last_index = e->e.index;
+  p->n++;
+  return 0;
+}
+
+static void test_large_nodes_split_into_chunks_read_back_exactly(void **state) {
+  (void)state;
+  tdb d;
+  tdb_open(&d);
+  tstream t;
+  ts_init(&t);
+  ts_begin(&t, "big", NULL);
+  ts_node(&t, tn("root"));
+  wire_edge e = te_kind("root", tv_ref(1));
+  e.name = "globals", e.name_len = 7;
+  ts_edge(&t, e);
+  ts_node(&t, tn("table")); /* 10000 edges: inline, then chunks by count */
+  for (int i = 1; i <= 10000; i++) {
+    ts_edge(&t, te_index(i, i % 7 ? tv_int(i) : tv_ref(2)));
+    if (i % 3000 == 0) ts_batch(&t);
+  }
+  static char longname[30000];
+  memset(longname, 'x', sizeof longname);
+  ts_node(&t, tn("table")); /* 2: names so long that chunks end by size */
+  for (int i = 0; i < 8; i++) {
+    wire_edge f = te_field("", tv_int(i));
+    f.name = longname, f.name_len = sizeof longname - (size_t)i;
+    ts_edge(&t, f);
+  }
+  ts_end(&t);
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
+  assert_int_equal(tr.status[0], STORE_OK);
+  assert_true(tdb_rows(d.s, "edges") >= 5); /* 3 by count, several by size */
+  assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_OK);
+  uint64_t offsets[] = {0, 63, 64, 4159, 4160, 8255, 9000, 9999, 10000};
+  for (size_t k = 0; k < sizeof offsets / sizeof *offsets; k++) {
+    pager p = {0, 0, 0, 0};
+    assert_int_equal(store_children(d.s, tr.snap[0], 1, offsets[k], 5, page_edge, &p),
+                     STORE_OK);
+    uint64_t want = offsets[k] + 5 <= 10000 ? 5 : 10000 - offsets[k];
+    assert_int_equal(p.n, want);
+    if (want) {
+      assert_true(p.first_seq == offsets[k]);
+      assert_true(p.first_index == (int64_t)offsets[k] + 1);
+      assert_true(p.last_index == (int64_t)(offsets[k] + want));
+    }
+  }
+  pager p = {0, 0, 0, 0};
+  assert_int_equal(store_children(d.s, tr.snap[0], 2, 5, 0, page_edge, &p), STORE_OK);
+  assert_int_equal(p.n, 3);
+  p.n = 0;
+  assert_int_equal(store_retainers(d.s, tr.snap[0], 2, 1000, 0, page_edge, &p), STORE_OK);
+  assert_int_equal(p.n, 10000 / 7 - 1000);
+  assert_true(p.first_index == 7 * 1001);
+  ts_free(&t);
+  tdb_close(&d);
+}
+
 /* ---- broken streams -------------------------------------------------- */
 
 /* A small good snapshot: root -> table with a string. */
@@ -547,7 +612,9 @@ static void test_second_machine_waits_in_spool_then_commits(void **state) {
   memset(&tb, 0, sizeof tb);
   store_ingest *ia = tf_ingest(d.s, &ta), *ib = tf_ingest(d.s, &tb);
 
+  assert_false(store_writing(d.s));
   feed_msg(ia, &a.b, &ma, 0); /* A begins and writes */
+  assert_true(store_writing(d.s));
   for (size_t k = 0; k < mb.n; k++) feed_msg(ib, &b.b, &mb, k); /* all of B */
   assert_int_equal(tb.n, 0);   /* B waits for A */
   assert_int_equal(tb.last_nodes, x.nnodes); /* but progress is visible */
@@ -559,6 +626,7 @@ static void test_second_machine_waits_in_spool_then_commits(void **state) {
   assert_int_equal(tb.n, 1);   /* B was written as soon as A committed */
   assert_int_equal(tb.status[0], STORE_OK);
   assert_true(tb.snap[0] > ta.snap[0]);
+  assert_false(store_writing(d.s));
   checker c = {&x, 0, 0, 0};
   assert_int_equal(store_scan(d.s, tb.snap[0], 0, check_node, check_edge, &c), STORE_OK);
   assert_int_equal(store_verify(d.s, tb.snap[0], NULL), STORE_OK);
@@ -675,6 +743,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_field_and_value_comes_back_exactly),
     cmocka_unit_test(test_split_at_every_byte_boundary_still_ingests),
+    cmocka_unit_test(test_large_nodes_split_into_chunks_read_back_exactly),
     cmocka_unit_test(test_hash_mismatch_stores_nothing),
     cmocka_unit_test(test_count_mismatch_stores_nothing),
     cmocka_unit_test(test_dangling_reference_stores_nothing),

@@ -6,6 +6,8 @@
 ** working while another connection writes.
 */
 #include <math.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "test_store_util.h"
 
@@ -505,6 +507,55 @@ static void test_reader_works_while_another_connection_writes(void **state) {
   tdb_close(&d);
 }
 
+static void test_killed_writer_leaves_no_partial_snapshot(void **state) {
+  (void)state;
+  tdb d;
+  tdb_open(&d);
+  tstream t;
+  ts_init(&t);
+  build_capture(&t);
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  const char *second = strstr(t.b.data, "\r\n<xsbug><snapshot-begin id=\"2\"");
+  const char *second_end = strstr(second, "<snapshot-end");
+  /* The first snapshot commits; the process dies inside the second. */
+  assert_int_equal(tf_ingest_all(d.s, &(wire_buf){t.b.data, (size_t)(second - t.b.data), 0, 0}, &tr), 1);
+  int64_t nodes = tdb_rows(d.s, "nodes"), refs = tdb_rows(d.s, "refs");
+  store_close(d.s);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    store *s;
+    char err[256];
+    if (store_open(&s, d.path, 0, err, sizeof err)) _exit(3);
+    tresults ctr;
+    memset(&ctr, 0, sizeof ctr);
+    store_ingest *in = store_ingest_new(s, NULL);
+    tf_feed(in, second, (size_t)(second_end - second) - 9, 0, 1);
+    if (!store_ingest_open(in) || !store_writing(s)) _exit(4);
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  char err[256];
+  assert_int_equal(store_open(&d.s, d.path, 0, err, sizeof err), STORE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+  sqlite3_finalize(st);
+  assert_int_equal(tdb_count(d.s), 1);
+  assert_int_equal(tdb_rows(d.s, "snapshots"), 1);
+  assert_true(tdb_rows(d.s, "nodes") == nodes);
+  assert_true(tdb_rows(d.s, "refs") == refs);
+  assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_OK);
+  ts_free(&t);
+  tdb_close(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_import_stores_what_a_socket_would),
@@ -512,6 +563,7 @@ int main(void) {
     cmocka_unit_test(test_jsonl_export_is_valid_json_and_decodes_exactly),
     cmocka_unit_test(test_dot_export_declares_every_node_it_links),
     cmocka_unit_test(test_reader_works_while_another_connection_writes),
+    cmocka_unit_test(test_killed_writer_leaves_no_partial_snapshot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

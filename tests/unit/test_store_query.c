@@ -466,9 +466,9 @@ static void test_damaged_rows_give_clear_errors(void **state) {
   damaged("UPDATE nodes SET value = 3.5 WHERE rid = %lld + 7 OR 0 = %lld", "node 7: value");
   damaged("UPDATE nodes SET edges = substr(edges, 1, 3) WHERE rid = %lld + 1 OR 0 = %lld",
           "edge 3: packed edges end too early");
-  damaged("UPDATE nodes SET edges = x'ff00' || substr(edges, 3) WHERE rid = %lld OR 0 = %lld",
+  damaged("UPDATE nodes SET edges = CAST(x'ff00' || substr(edges, 3) AS BLOB) WHERE rid = %lld OR 0 = %lld",
           "edge 0: unknown edge kind code");
-  damaged("UPDATE nodes SET edges = edges || x'00' WHERE rid = %lld + 12 OR 0 = %lld",
+  damaged("UPDATE nodes SET edges = CAST(edges || x'00' AS BLOB) WHERE rid = %lld + 12 OR 0 = %lld",
           "bytes left over");
   damaged("DELETE FROM nodes WHERE rid = %lld + 6 OR 0 = %lld", "node 6 is missing");
   damaged("DELETE FROM edges WHERE rid > %lld AND 0 < %lld", "chunk is missing");
@@ -514,8 +514,8 @@ static void test_verify_detects_a_tampered_row(void **state) {
   /* globals.app.count: 3 becomes 4 inside the packed edges (field code 2,
   ** flags name|int, "count", zigzag 6 -> 8). */
   char q[240];
-  snprintf(q, sizeof q, "UPDATE nodes SET edges = replace(edges, x'028105636f756e7406',"
-           " x'028105636f756e7408') WHERE rid = %lld", (long long)((snap << 40) + 4));
+  snprintf(q, sizeof q, "UPDATE nodes SET edges = CAST(replace(edges, x'028105636f756e7406',"
+           " x'028105636f756e7408') AS BLOB) WHERE rid = %lld", (long long)((snap << 40) + 4));
   sql(q);
   wire_value v;
   assert_int_equal(store_resolve(d.s, snap, "globals.app.count", 17, &v, NULL), STORE_OK);
@@ -524,8 +524,8 @@ static void test_verify_detects_a_tampered_row(void **state) {
   assert_int_equal(store_verify(d.s, snap, after), STORE_EHASH);
   assert_string_not_equal(hex, after);
   assert_non_null(strstr(store_errmsg(d.s), "do not restore"));
-  snprintf(q, sizeof q, "UPDATE nodes SET edges = replace(edges, x'028105636f756e7408',"
-           " x'028105636f756e7406') WHERE rid = %lld", (long long)((snap << 40) + 4));
+  snprintf(q, sizeof q, "UPDATE nodes SET edges = CAST(replace(edges, x'028105636f756e7408',"
+           " x'028105636f756e7406') AS BLOB) WHERE rid = %lld", (long long)((snap << 40) + 4));
   sql(q);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_OK);
   /* The bytecode. */
