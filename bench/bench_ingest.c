@@ -489,8 +489,9 @@ int main(int argc, char **argv) {
     else
       printf("RESULT name=%s metric=cpu_time value=%.1f unit=ms baseline=%.1f\n",
              wl->name, cs, cb);
-    printf("RESULT name=%s metric=node_rate value=%.0f unit=nodes/s\n",
-           wl->name, nodes / (s / 1e3));
+    if (nodes >= 1000)
+      printf("RESULT name=%s metric=node_rate value=%.0f unit=nodes/s\n",
+             wl->name, nodes / (s / 1e3));
     printf("RESULT name=%s metric=edge_rate value=%.0f unit=edges/s\n",
            wl->name, edges / (s / 1e3));
     printf("RESULT name=%s metric=peak_rss value=%.1f unit=MB baseline=%.1f\n",

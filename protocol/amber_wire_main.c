@@ -35,6 +35,7 @@ typedef struct tool {
   wire_buf window;
   unsigned long long window_pos;
   unsigned long long done_upto; /* end of the last message printed */
+  size_t max_message;
   unsigned long long messages;
   int out_failed;
 } tool;
@@ -95,7 +96,7 @@ static void print_error(const wire_error *e) {
 ** span: max_message plus a chunk. */
 static void trim_window(tool *t, unsigned long long stream_end) {
   unsigned long long keep_from = t->done_upto, drop;
-  unsigned long long span = (64ULL << 20) + CHUNK;
+  unsigned long long span = (unsigned long long)t->max_message + CHUNK;
   if (stream_end > span && stream_end - span > keep_from) keep_from = stream_end - span;
   if (keep_from <= t->window_pos) return;
   drop = keep_from - t->window_pos;
@@ -143,7 +144,12 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  p = wire_parser_new(NULL, on_message, &t);
+  {
+    wire_limits lim;
+    wire_limits_default(&lim);
+    t.max_message = lim.max_message;
+    p = wire_parser_new(&lim, on_message, &t);
+  }
   if (p == NULL) {
     fprintf(stderr, "amber-wire: out of memory\n");
     return 2;

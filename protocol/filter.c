@@ -408,6 +408,9 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
       for (;;) {
         if (f->state == F_STAG) {
           r = s;
+          while (e - r >= 4 && !stop_tag[r[0]] && !stop_tag[r[1]] && !stop_tag[r[2]] &&
+                 !stop_tag[r[3]])
+            r += 4;
           while (r < e && !stop_tag[*r]) r++;
           if (r > s) f->slash = r[-1] == '/';
           i += (size_t)(r - s);

@@ -24,37 +24,43 @@ void wire_hash_init(wire_hash *h) {
   h->npending = 0;
 }
 
+/* 8 bytes at s as a little-endian word. */
+static uint64_t load8(const unsigned char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
+/* Feed one whole word's worth of bytes. Fields are short and seldom
+** aligned to the word stream, so the word is split across the pending
+** bytes with shifts rather than fed byte by byte. */
+static void feed_word(wire_hash *h, uint64_t w) {
+  unsigned np = h->npending;
+  if (np == 0) {
+    h->h = mix(h->h, w);
+    return;
+  }
+  h->h = mix(h->h, h->pending | w << (8 * np));
+  h->pending = w >> (64 - 8 * np);
+}
+
 static void feed(wire_hash *h, const void *p, size_t n) {
   const unsigned char *s = p;
-  while (n > 0 && h->npending != 0) {
-    h->pending |= (uint64_t)*s++ << (8 * h->npending);
-    n--;
+  for (; n >= 8; s += 8, n -= 8) feed_word(h, load8(s));
+  for (; n > 0; s++, n--) {
+    h->pending |= (uint64_t)*s << (8 * h->npending);
     if (++h->npending == 8) {
       h->h = mix(h->h, h->pending);
       h->pending = 0;
       h->npending = 0;
     }
   }
-  while (n >= 8) {
-    uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
-                 (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
-                 (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
-    h->h = mix(h->h, w);
-    s += 8;
-    n -= 8;
-  }
-  while (n > 0) {
-    h->pending |= (uint64_t)*s++ << (8 * h->npending++);
-    n--;
-  }
 }
 
-static void feed_len(wire_hash *h, uint64_t len) {
-  unsigned char le[8];
-  int i;
-  for (i = 0; i < 8; i++) le[i] = (unsigned char)(len >> (8 * i));
-  feed(h, le, 8);
-}
+static void feed_len(wire_hash *h, uint64_t len) { feed_word(h, len); }
 
 /* One field: its length, then its bytes; NULL is "absent". */
 static void field(wire_hash *h, const void *p, size_t n) {

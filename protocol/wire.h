@@ -123,7 +123,8 @@ typedef struct wire_msg {
 
 /* Value of attribute name, or NULL if absent; *len gets its length. */
 const char *wire_get(const wire_elem *e, const char *name, size_t *len);
-/* Attribute as an integer: 0 on success, -1 if absent or not an integer. */
+/* Attribute as an integer: 0 on success, -1 if absent or not a decimal
+** integer in its one spelling (no "+", no leading zeros, in range). */
 int wire_get_i64(const wire_elem *e, const char *name, int64_t *out);
 int wire_get_u64(const wire_elem *e, const char *name, uint64_t *out);
 /* First child element called name, or NULL. */
@@ -147,15 +148,15 @@ enum wire_status {
   WIRE_ETOOBIG,   /* message longer than limits.max_message */
   WIRE_EATTR,     /* attribute value or text run longer than max_attr */
   WIRE_EDEPTH,    /* elements nested deeper than max_depth */
-  WIRE_EDTD,      /* DOCTYPE, entity declaration or processing of them */
-  WIRE_ETRUNC,    /* stream ended inside a message */
+  WIRE_EDTD,      /* a DTD declaration: "<!" and an uppercase letter */
+  WIRE_ETRUNC,    /* stream ended inside a message or markup */
   WIRE_ENOMEM,    /* allocation failed */
   WIRE_ESTOPPED   /* the message callback asked to stop */
 };
 
 typedef struct wire_limits {
   size_t max_message; /* bytes in one message (default 64 MiB) */
-  size_t max_attr;    /* bytes in one attribute value or text run (default 32 MiB) */
+  size_t max_attr;    /* bytes in one attribute value, or between two tags (default 32 MiB) */
   unsigned max_depth; /* element nesting inside a message (default 64) */
 } wire_limits;
 
@@ -185,8 +186,8 @@ wire_parser *wire_parser_new(const wire_limits *lim, wire_on_message cb,
 /* Feed the next n bytes of the stream (any split, even one byte at a
 ** time). Returns WIRE_OK or the error that stopped it; after an error,
 ** feeding more returns the same error until wire_parser_resync (the bytes
-** are kept, up to max_message of them, and rescanned after it). The
-** callback must not feed, finish, resync or free its own parser. */
+** are kept, up to max(max_message, 1 MiB) of them, and rescanned after
+** it). The callback must not feed, finish, resync or free its own parser. */
 enum wire_status wire_parser_feed(wire_parser *p, const void *data, size_t n);
 /* Tell the parser the stream has ended: WIRE_ETRUNC if a message was
 ** left incomplete, else WIRE_OK. */
@@ -280,7 +281,8 @@ void wire_node_close(wire_buf *b);
 /* Read a node element's fields into node. Pointers refer into e, except
 ** the decoded payload, which goes into scratch (reset first). Returns 0,
 ** or -1 with a reason in *why if the element is not a valid node.
-** *cont is set to 1 for a continuation element. */
+** *cont is set to 1 for a continuation element. Attributes it does not
+** know are ignored, so later versions may add fields. */
 int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
                    wire_buf *scratch, const char **why);
 /* Read an edge element; same conventions. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 
 typedef struct command {
@@ -23,6 +24,14 @@ static const command commands[] = {
   { "frames", cli_frames, "show the stack and locals of a break or crash snapshot" },
   { "import", cli_import, "import a capture file" },
   { "export", cli_export, "export a snapshot as JSON lines or Graphviz DOT" },
+  { "summary", amber_cmd_summary, "count, shallow and retained size by type" },
+  { "top", amber_cmd_top, "the objects that keep the most memory alive" },
+  { "path", amber_cmd_path, "the shortest paths from the roots to a node" },
+  { "dominators", amber_cmd_dominators, "a node's place in the dominator tree" },
+  { "diff", amber_cmd_diff, "what changed between two snapshots" },
+  { "leaks", amber_cmd_leaks, "objects created between two snapshots, alive in a third" },
+  { "export-heapsnapshot", amber_cmd_export_heapsnapshot,
+    "a snapshot as a Chrome DevTools .heapsnapshot" },
   { "wire", cli_wire, "print the messages of a capture file (amber-wire)" },
   { NULL, NULL, NULL }
 };
@@ -30,7 +39,7 @@ static const command commands[] = {
 static void help(FILE *f) {
   fputs("usage: amber COMMAND [ARGS]   (amber COMMAND --help for each)\n\n", f);
   for (const command *c = commands; c->name; c++)
-    fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "  %-20s %s\n", c->name, c->summary);
   fputs("\nExit codes: 0 ok, 1 failure or not found, 2 usage, 3 cannot reach the\n"
         "server or the database. docs/cli.md has the details.\n", f);
 }

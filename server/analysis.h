@@ -259,13 +259,15 @@ int analysis_path_json(store *s, int64_t snap, uint64_t node, unsigned max,
 /* What a diff lists. */
 typedef struct analysis_diff_opts {
   enum analysis_match_mode mode;
-  int show;                 /* bit set of 1 << enum analysis_state to list */
+  int show;                 /* bit set of 1 << enum analysis_state to list;
+                               0 = removed, changed and added */
   unsigned max_fields;      /* field changes shown per changed node (default 20) */
 } analysis_diff_opts;
 
 /* {a, b, match, added, removed, changed, same, added_size, removed_size,
-** types:[…], total, nodes:[{state, a, b, kind, type, size, fields:[{
-** field, old, new}]}]}; nodes in the order removed, changed, added. */
+** types:[…], total, nodes:[{state, a, b, kind, type, shallow, fields:[{
+** old, new}], fields_total}]}, old and new being edges as the API renders
+** them (or null); nodes in the order removed, changed, added, same. */
 int analysis_diff_json(store *s, int64_t a, int64_t b,
                        const analysis_diff_opts *o, json_writer *w,
                        uint64_t offset, uint64_t limit, char *err,

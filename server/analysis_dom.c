@@ -10,10 +10,11 @@
 #include "analysis.h"
 
 /*
-** All work arrays are indexed by DFS preorder number ("pre"), 0 = the
-** root. Memory is the point of the arrangement below: at the peak we hold
-** six 4-byte arrays per reachable node plus one 4-byte predecessor per
-** strong edge, and each array is reused as soon as its first job is done.
+** Work arrays are indexed by DFS preorder number ("pre"), 0 = the root,
+** except num and the predecessor offsets, which are indexed by node. Memory is the
+** point of the arrangement below: at the peak we hold 28 bytes per node
+** (seven 4-byte entries) plus one 4-byte predecessor per strong edge, and
+** arrays are reused as soon as their first job is done.
 */
 
 static void *xalloc(size_t n, size_t sz) {
@@ -70,7 +71,7 @@ static uint32_t dfs_from(const graph *g, graph_id start, uint32_t parent_pre,
 */
 static uint32_t dfs(const graph *g, uint32_t *num, graph_id *vertex,
                     uint32_t *parent, uint32_t *stack, uint32_t *strong) {
-  /* A byte per node stays in cache where num would not. */
+  /* A byte per node stays in cache where a 4-byte number would not. */
   uint8_t *mark = calloc(g->n ? g->n : 1, 1);
   if (!mark) return 0;
   for (uint32_t e = 0; e < g->m; e++)
@@ -86,47 +87,55 @@ static uint32_t dfs(const graph *g, uint32_t *num, graph_id *vertex,
   return k;
 }
 
-/* Predecessors by strong references, in pre space: sources of the edges
-** into p are rsrc[roff[p] .. roff[p+1]). The nodes the second search
-** started from (numbered from strong on, with the root as parent) get the
-** root as their one predecessor. */
-static int predecessors(const graph *g, const uint32_t *num, uint32_t r,
-                        uint32_t strong, const uint32_t *parent,
-                        uint32_t **roff_out, uint32_t **rsrc_out) {
-  uint32_t *roff = calloc((size_t)r + 1, sizeof *roff);
+/*
+** Predecessors by strong references: the preorder numbers of the nodes
+** holding node v are rsrc[roff[v] .. roff[v+1]). Indexed by node, so the
+** edges are read in storage order and each source's number comes from a
+** sequential read of num: no per-edge lookup of the target's number,
+** which, random as it is, was most of the cost. The nodes the second
+** search started from (numbered from strong on, with the root as parent)
+** get the root as their one predecessor.
+*/
+static int predecessors(const graph *g, const uint32_t *num,
+                        const graph_id *vertex, uint32_t r, uint32_t strong,
+                        const uint32_t *parent, uint32_t **roff_out,
+                        uint32_t **rsrc_out) {
+  size_t n = g->n;
+  uint32_t *roff = calloc(n + 1, sizeof *roff);
   if (!roff) return -1;
   uint64_t total = 0;
   for (graph_id v = 0; v < g->n; v++) {
     if (num[v] == GRAPH_NONE) continue;
     for (uint32_t e = g->first[v]; e < g->first[v + 1]; e++)
       if (!graph_edge_is_weak(g, e)) {
-        roff[num[g->to[e]] + 1]++;
+        roff[g->to[e] + 1]++;
         total++;
       }
   }
   for (uint32_t p = strong; p < r; p++)
     if (parent[p] == 0) {
-      assert(roff[p + 1] == 0);
-      roff[p + 1] = 1;
+      assert(roff[vertex[p] + 1] == 0);
+      roff[vertex[p] + 1] = 1;
       total++;
     }
-  for (uint32_t p = 0; p < r; p++) roff[p + 1] += roff[p];
-  assert(roff[r] == total);
+  for (size_t v = 0; v < n; v++) roff[v + 1] += roff[v];
+  assert(roff[n] == total);
   uint32_t *rsrc = xalloc(total, sizeof *rsrc);
   if (!rsrc) {
     free(roff);
     return -1;
   }
-  /* Fill back to front so roff[p+1] ends at the start of p's range. */
+  /* Fill back to front so roff[v+1] ends at the start of v's range. */
   for (uint32_t p = strong; p < r; p++)
-    if (parent[p] == 0) rsrc[--roff[p + 1]] = 0;
+    if (parent[p] == 0) rsrc[--roff[vertex[p] + 1]] = 0;
   for (graph_id v = g->n; v-- > 0;) {
-    if (num[v] == GRAPH_NONE) continue;
+    uint32_t p = num[v];
+    if (p == GRAPH_NONE) continue;
     for (uint32_t e = g->first[v + 1]; e-- > g->first[v];)
-      if (!graph_edge_is_weak(g, e)) rsrc[--roff[num[g->to[e]] + 1]] = num[v];
+      if (!graph_edge_is_weak(g, e)) rsrc[--roff[g->to[e] + 1]] = p;
   }
-  memmove(roff, roff + 1, (size_t)r * sizeof *roff);
-  roff[r] = (uint32_t)total;
+  memmove(roff, roff + 1, n * sizeof *roff);
+  roff[n] = (uint32_t)total;
   *roff_out = roff;
   *rsrc_out = rsrc;
   return 0;
@@ -162,7 +171,8 @@ int analysis_dominators(const graph *g, analysis_dom *d, char *err,
   if (!num || !vertex || !parent || !pairs) goto oom;
   uint32_t strong = 0;
   uint32_t r = dfs(g, num, vertex, parent, pairs, &strong);
-  if (r == 0 || predecessors(g, num, r, strong, parent, &roff, &rsrc))
+  if (r == 0 ||
+      predecessors(g, num, vertex, r, strong, parent, &roff, &rsrc))
     goto oom;
 
   /* num becomes label; the DFS stack becomes ancestor and eval's stack. */
@@ -172,7 +182,8 @@ int analysis_dominators(const graph *g, analysis_dom *d, char *err,
   for (uint32_t p = 0; p < r; p++) semi[p] = label[p] = p;
   for (uint32_t w = r; w-- > 1;) {
     uint32_t s = semi[w];
-    for (uint32_t i = roff[w]; i < roff[w + 1]; i++) {
+    graph_id v = vertex[w];
+    for (uint32_t i = roff[v]; i < roff[v + 1]; i++) {
       uint32_t u = eval(rsrc[i], w, ancestor, label, semi, stack);
       if (semi[u] < s) s = semi[u];
     }
@@ -201,7 +212,7 @@ int analysis_dominators(const graph *g, analysis_dom *d, char *err,
   /* Back to node space; nodes never numbered retain only themselves. */
   d->n = g->n;
   d->reachable = strong;
-  d->idom = label;         /* reuse: num's array, n entries */
+  d->idom = label;         /* reuse: num's n entries, label is done */
   d->retained = xalloc(n, 8);
   if (!d->retained) goto oom;
   for (graph_id v = 0; v < g->n; v++) {

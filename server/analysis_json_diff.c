@@ -221,6 +221,7 @@ int analysis_diff_json(store *s, int64_t a, int64_t b,
   if (show & (1 << ANALYSIS_REMOVED)) total += d.removed;
   if (show & (1 << ANALYSIS_CHANGED)) total += d.changed;
   if (show & (1 << ANALYSIS_ADDED)) total += d.added;
+  if (show & (1 << ANALYSIS_SAME)) total += d.same;
   json_object_begin(w);
   json_kv_int(w, "a", a);
   json_kv_int(w, "b", b);
@@ -238,12 +239,12 @@ int analysis_diff_json(store *s, int64_t a, int64_t b,
   json_kv_uint(w, "offset", offset);
   json_keyz(w, "nodes");
   json_array_begin(w);
-  /* Walk the listed states in order (removed, changed, added), counting
-  ** positions so that a page starts where the previous one ended. */
+  /* Walk the listed states in order (removed, changed, added, same),
+  ** counting positions so that a page starts where the previous one ended. */
   uint64_t pos = 0, shown = 0;
-  static const enum analysis_state order[] = {ANALYSIS_REMOVED,
-                                              ANALYSIS_CHANGED, ANALYSIS_ADDED};
-  for (int k = 0; k < 3 && shown < limit && rc == STORE_OK; k++) {
+  static const enum analysis_state order[] = {
+    ANALYSIS_REMOVED, ANALYSIS_CHANGED, ANALYSIS_ADDED, ANALYSIS_SAME};
+  for (int k = 0; k < 4 && shown < limit && rc == STORE_OK; k++) {
     enum analysis_state want = order[k];
     if (!(show & (1 << want))) continue;
     const graph *g = want == ANALYSIS_REMOVED ? ga : gb;

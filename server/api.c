@@ -101,7 +101,10 @@ static void api_index(api_ctx *c, api_response *rs) {
     "GET /api/snapshots/:id", "GET /api/snapshots/:id/nodes/:nid",
     "GET /api/snapshots/:id/node?path=", "GET /api/snapshots/:id/nodes/:nid/children",
     "GET /api/snapshots/:id/nodes/:nid/retainers", "GET /api/snapshots/:id/search",
-    "GET /api/snapshots/:id/frames", NULL };
+    "GET /api/snapshots/:id/frames", "GET /api/snapshots/:id/summary",
+    "GET /api/snapshots/:id/top", "GET /api/snapshots/:id/nodes/:nid/dominators",
+    "GET /api/snapshots/:id/nodes/:nid/paths", "GET /api/diff?a=&b=",
+    "GET /api/leaks?baseline=&target=&final=", NULL };
   for (int i = 0; eps[i]; i++) json_stringz(&w, eps[i]);
   json_array_end(&w);
   json_kv_str(&w, "docs", "docs/api.md");
@@ -140,6 +143,10 @@ void api_handle(api_ctx *c, const api_request *rq, api_response *rs) {
     api_requests(c, rq, rs, seg + 2, nseg - 2);
   } else if (strcmp(seg[1], "snapshots") == 0) {
     api_snapshots(c, rq, rs, seg + 2, nseg - 2);
+  } else if (strcmp(seg[1], "diff") == 0 && nseg == 2) {
+    api_diff(c, rq, rs);
+  } else if (strcmp(seg[1], "leaks") == 0 && nseg == 2) {
+    api_leaks(c, rq, rs);
   } else {
     api_error(rs, 404, "no such API endpoint", "GET /api lists the endpoints");
   }

@@ -72,6 +72,16 @@ void api_requests(api_ctx *c, const api_request *rq, api_response *rs,
 void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
                    char **seg, int nseg);
 
+/* Heap analysis (api_analysis.c): what is "summary" or "top" of a
+** snapshot, "dominators" or "paths" of a node; diff and leaks take their
+** snapshots as query arguments. */
+void api_analysis_snapshot(api_ctx *c, const api_request *rq, api_response *rs,
+                           int64_t snap, const char *what);
+void api_analysis_node(api_ctx *c, const api_request *rq, api_response *rs,
+                       int64_t snap, uint64_t node, const char *what);
+void api_diff(api_ctx *c, const api_request *rq, api_response *rs);
+void api_leaks(api_ctx *c, const api_request *rq, api_response *rs);
+
 /* JSON renderings of store rows (api_json.c). */
 void api_value_json(json_writer *w, const wire_value *v);
 /* A node; value cut at API_VALUE_MAX unless full; payload as base64 if

@@ -348,6 +348,10 @@ void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
   if (nseg == 2 && strcmp(what, "node") == 0) { node_by_path(c, rq, rs, snap); return; }
   if (nseg == 2 && strcmp(what, "search") == 0) { search(c, rq, rs, snap); return; }
   if (nseg == 2 && strcmp(what, "frames") == 0) { frames(c, rs, snap); return; }
+  if (nseg == 2 && (strcmp(what, "summary") == 0 || strcmp(what, "top") == 0)) {
+    api_analysis_snapshot(c, rq, rs, snap, what);
+    return;
+  }
   if (strcmp(what, "nodes") == 0 && nseg >= 3) {
     if (parse_num(seg[2], &nid)) {
       api_error(rs, 404, "node ids are numbers", "node 0 is the snapshot's root");
@@ -360,6 +364,10 @@ void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
     }
     if (nseg == 4 && strcmp(seg[3], "retainers") == 0) {
       edges_of(c, rq, rs, snap, (uint64_t)nid, 1);
+      return;
+    }
+    if (nseg == 4 && (strcmp(seg[3], "dominators") == 0 || strcmp(seg[3], "paths") == 0)) {
+      api_analysis_node(c, rq, rs, snap, (uint64_t)nid, seg[3]);
       return;
     }
   }

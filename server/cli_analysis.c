@@ -508,7 +508,8 @@ static const char diff_usage[] =
   "process, else by path from the roots (docs/analysis.md, \"Matching\").\n"
   "\n"
   "  --match M      auto (default), address, or path\n"
-  "  --show WHAT    which objects to list: removed,changed,added (default all)\n"
+  "  --show WHAT    which objects to list, from removed,changed,added,same\n"
+  "                 (default removed,changed,added)\n"
   "  --fields N     field changes shown per changed object (default 20)\n"
   "  --offset N     skip the first N listed objects (default 0)\n"
   "  --limit N      list at most N (default 50)\n"
@@ -539,8 +540,9 @@ static int diff_opt(void *ud, int ch, const char *arg) {
       if (strcmp(w, "removed") == 0) a->diff.show |= 1 << ANALYSIS_REMOVED;
       else if (strcmp(w, "changed") == 0) a->diff.show |= 1 << ANALYSIS_CHANGED;
       else if (strcmp(w, "added") == 0) a->diff.show |= 1 << ANALYSIS_ADDED;
+      else if (strcmp(w, "same") == 0) a->diff.show |= 1 << ANALYSIS_SAME;
       else {
-        fprintf(stderr, "amber diff: --show takes removed, changed, added\n");
+        fprintf(stderr, "amber diff: --show takes removed, changed, added, same\n");
         return -1;
       }
     }

@@ -18,7 +18,8 @@ static const char usage[] =
   "usage: amber serve [--db FILE] [--machines [HOST:]PORT] [--http [HOST:]PORT]\n"
   "                   [--token TOKEN] [--viewer DIR] [--quiet]\n"
   "                   [--answer-timeout S] [--stall-timeout S]\n"
-  "                   [--contention-timeout S]\n"
+  "                   [--contention-timeout S] [--max-message BYTES]\n"
+  "                   [--max-attr BYTES]\n"
   "\n"
   "Run the server: machines (Lua VMs under amber-lua, XS machines) connect to\n"
   "the machines port; people use the HTTP JSON API and the viewer.\n"
@@ -38,6 +39,10 @@ static const char usage[] =
   "                     nothing for S seconds (default 120)\n"
   "  --contention-timeout S  ... or for S seconds while other machines' finished\n"
   "                     snapshots wait for the database (default 5)\n"
+  "  --max-message N    drop a machine that sends a message over N bytes\n"
+  "                     (default 64 MiB; docs/protocol.md section 3)\n"
+  "  --max-attr N       ... or an attribute value or text over N bytes\n"
+  "                     (default 32 MiB)\n"
   "\n"
   "Stops cleanly on Ctrl-C or SIGTERM. Exit: 0 ok, 1 cannot listen or open the\n"
   "database, 2 bad options (or a non-loopback address without a token).\n";
@@ -90,6 +95,8 @@ int cli_serve(int argc, char **argv) {
     { "answer-timeout", required_argument, 0, 'A' },
     { "stall-timeout", required_argument, 0, 'S' },
     { "contention-timeout", required_argument, 0, 'C' },
+    { "max-message", required_argument, 0, 'M' },
+    { "max-attr", required_argument, 0, 'X' },
     { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
   char mhost[256] = "127.0.0.1", hhost[256] = "127.0.0.1", vbuf[PATH_MAX + 32];
   serve_options o;
@@ -134,6 +141,18 @@ int cli_serve(int argc, char **argv) {
       if (c == 'A') o.answer_timeout_s = (unsigned)secs;
       else if (c == 'C') o.contention_timeout_s = (unsigned)secs;
       else o.stall_timeout_s = (unsigned)secs;
+      break;
+    }
+    case 'M':
+    case 'X': {
+      int64_t bytes;
+      if (cli_parse_id(optarg, &bytes) || bytes < 1024 || bytes > ((int64_t)1 << 32)) {
+        fprintf(stderr, "amber serve: --%s wants a number of bytes (1024 to 4 GiB), "
+                "not '%s'\n", c == 'M' ? "max-message" : "max-attr", optarg);
+        return CLI_USAGE;
+      }
+      if (c == 'M') o.max_message = (size_t)bytes;
+      else o.max_attr = (size_t)bytes;
       break;
     }
     case 'h': fputs(usage, stdout); return CLI_OK;

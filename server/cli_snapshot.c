@@ -68,9 +68,9 @@ static int follow(const char *server, const char *token, int64_t req, long timeo
       json_doc_free(d);
       return CLI_FAIL;
     }
+    int waiting = state && strcmp(state, "sent") == 0;
     json_doc_free(d);
-    cli_progress(state && strcmp(state, "sent") == 0 ? "waiting " : "snapshot",
-                 (uint64_t)nodes, (uint64_t)edges);
+    cli_progress(waiting ? "waiting " : "snapshot", (uint64_t)nodes, (uint64_t)edges);
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec - t0.tv_sec > timeout_s) {
       cli_progress_end();

@@ -153,7 +153,7 @@ enum http_client_result http_request(const char *server, const char *method,
            server, "");
     return HTTP_CLIENT_EURL;
   }
-  char cerr[128] = "";
+  char cerr[320] = "";
   int fd = connect_to(host, port, timeout_ms, cerr, sizeof cerr);
   if (fd < 0) {
     seterr(err, errlen, "cannot reach the amber server at %s: %s", server, cerr);

@@ -197,6 +197,8 @@ int serve_run(const serve_options *o) {
   sc.answer_timeout_s = o->answer_timeout_s;
   sc.stall_timeout_s = o->stall_timeout_s;
   sc.contention_timeout_s = o->contention_timeout_s;
+  sc.max_message = o->max_message;
+  sc.max_attr = o->max_attr;
   sv.hub = session_hub_new(&sc);
   if (!sv.hub) { fprintf(stderr, "amber serve: out of memory\n"); goto out; }
   sv.api.hub = sv.hub;

@@ -18,6 +18,7 @@ typedef struct serve_options {
   unsigned answer_timeout_s;  /* a machine must begin a requested snapshot within (0: 60) */
   unsigned stall_timeout_s;   /* a snapshot may pause this long (0: 120) */
   unsigned contention_timeout_s; /* ... or this long while others wait (0: 5) */
+  size_t max_message, max_attr;  /* wire limits for machines (0: defaults) */
 } serve_options;
 
 /* 1 if host is a loopback address (127.0.0.0/8, localhost, ::1). */

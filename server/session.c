@@ -138,7 +138,11 @@ session *session_open(session_hub *h, void *conn, const char *peer) {
   wire_buf_init(&s->global);
   wire_buf_init(&s->grammar);
   wire_buf_init(&s->breakpoints);
-  s->parser = wire_parser_new(NULL, on_message, s);
+  wire_limits lim;
+  wire_limits_default(&lim);
+  if (h->cfg.max_message) lim.max_message = h->cfg.max_message;
+  if (h->cfg.max_attr) lim.max_attr = h->cfg.max_attr;
+  s->parser = wire_parser_new(&lim, on_message, s);
   s->ingest = store_ingest_new(h->cfg.st, NULL);
   if (!s->parser || !s->ingest) {
     if (s->parser) wire_parser_free(s->parser);

@@ -30,6 +30,8 @@ typedef struct session_config {
   int quiet;                  /* no progress lines on stderr */
   unsigned answer_timeout_s;  /* a sent request must begin within this (default 60) */
   unsigned stall_timeout_s;   /* a snapshot in progress may pause this long (default 120) */
+  size_t max_message;         /* wire limits per machine (0: protocol defaults) */
+  size_t max_attr;
   unsigned contention_timeout_s; /* ... or this long while finished snapshots
                                  ** of other machines wait for the database
                                  ** (default 5) */

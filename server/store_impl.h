@@ -1,7 +1,7 @@
 /*
 ** store_impl.h
-** Internals shared by the store's files (store*.c): the handle, row keys,
-** the encoding of values and rows in SQLite, and error reporting.
+** Internals shared by the store's files (store*.c): the handle, row keys
+** and columns, packed edges and the edge cursor, and error reporting.
 ** Nothing outside store*.c includes this; the door is store.h.
 */
 #ifndef AMBER_STORE_IMPL_H
@@ -10,11 +10,17 @@
 #include <sqlite3.h>
 #include "store.h"
 
-/* Row keys: nodes and edges use INTEGER PRIMARY KEY = snapshot << 40 |
+/* Row keys: nodes, chunks and references are keyed by snapshot << 40 |
 ** position, so a snapshot's rows are one contiguous, append-ordered key
-** range and need no separate (snapshot, id) index. */
+** range and need no separate (snapshot, id) index. Computed unsigned:
+** callers check the snapshot exists (its id is below 2^23) first. */
 #define STORE_SHIFT 40
-#define store_rid(snap, pos) (((int64_t)(snap) << STORE_SHIFT) | (int64_t)(pos))
+#define store_rid(snap, pos) \
+  ((int64_t)(((uint64_t)(snap) << STORE_SHIFT) | (uint64_t)(pos)))
+_Static_assert(STORE_MAX_IDS == (uint64_t)1 << STORE_SHIFT,
+               "row keys hold a position below STORE_MAX_IDS");
+_Static_assert(STORE_MAX_SNAPSHOTS == (int64_t)1 << (63 - STORE_SHIFT),
+               "row keys stay positive");
 
 /* Packed edges (store_chunk.c): at most this many edges inline in their
 ** node's row, and per chunk row after that; a chunk also ends once it

@@ -143,7 +143,14 @@ static void replay(store_ingest *in) {
   FILE *f = in->spool;
   in->spool = NULL;
   int ok = f && fflush(f) == 0 && fseek(f, 0, SEEK_SET) == 0;
-  wire_parser *p = ok ? wire_parser_new(NULL, replay_message, in) : NULL;
+  /* Re-encoding may spell some bytes longer than the machine did, so the
+  ** replay allows more than the socket's limits; what it reads was
+  ** already checked against them once. */
+  wire_limits lim;
+  wire_limits_default(&lim);
+  lim.max_message *= 4;
+  lim.max_attr *= 4;
+  wire_parser *p = ok ? wire_parser_new(&lim, replay_message, in) : NULL;
   if (p) {
     char buf[65536];
     size_t n;

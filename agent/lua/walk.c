@@ -17,7 +17,9 @@
 #define NODE_SLOTS 24
 
 int walk_oom(walk *w) {
-  if (w->err == NULL) w->err = "out of memory during the heap walk";
+  if (w->err == NULL)
+    w->err = "out of memory during the heap walk: free some memory, or "
+             "snapshot less (a path root, or exits)";
   return -1;
 }
 
@@ -234,7 +236,8 @@ static int drain(walk *w) {
   while (w->qhead < w->qtail) {
     walk_item it = w->items[w->qhead];  /* the queue may move meanwhile */
     if (!lua_checkstack(L, NODE_SLOTS)) {
-      w->err = "the Lua stack cannot grow: out of memory";
+      w->err = "the Lua stack cannot grow (out of memory): free some "
+               "memory, or snapshot less (a path root, or exits)";
       return -1;
     }
     int anchored = walk_kind_anchored(it.kind);
@@ -273,6 +276,7 @@ static double elapsed_ms(const struct timespec *t0) {
 
 int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
                   alua_stats *st, const char **err) {
+  assert(L != NULL && req != NULL && out != NULL);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   size_t out0 = out->len;

@@ -1,7 +1,8 @@
 /*
 ** walk.h
 ** Internals of the Lua heap walk (walk*.c): the walk state, its node queue,
-** identity map, byte arenas and the anchor FIFO. The door is snapshot.h.
+** identity map, byte arenas, anchor FIFO and hashing helper. The door is
+** snapshot.h.
 */
 #ifndef AMBER_LUA_WALK_H
 #define AMBER_LUA_WALK_H
@@ -140,6 +141,7 @@ typedef struct walk {
   size_t nmts, mtcap;
 
   walk_proto *protos; size_t nprotos, protocap;
+  uint32_t lastproto;    /* the prototype met last */
   uint32_t *protoidx; size_t protoidxcap; /* open addressing on hash */
   char *dump; size_t dumplen, dumpcap;    /* lua_dump scratch */
 
@@ -234,10 +236,28 @@ unsigned walk_tag(lua_State *L, int idx);
 /* The value at L index idx as an edge target: scalars inline, objects by
 ** node id (queued if new). 0, or -1 with w->err set. */
 int walk_value(walk *w, int idx, wire_value *v);
+/* Payloads (userdata bytes, bytecode) larger than this are not inlined:
+** base64 grows them by 4/3 and the wire's attribute limit is 32 MiB. */
+#define WALK_MAX_PAYLOAD (16u << 20)
+
+/* A node with just its id, kind and (if nonzero) address. */
+void walk_node_init(wire_node *n, uint64_t id, const char *kind, uint64_t addr);
+/* Write an edge of kind (name, index if has_index) to the value at idx. */
+int walk_edge_to(walk *w, const char *kind, const char *name, size_t nlen,
+                 int has_index, int64_t index, int idx);
 /* A new stub node for why, and an edge of kind (with index i if >= 0) to it. */
 int walk_stub_edge(walk *w, const char *kind, int64_t i, enum walk_stub why);
 /* Write the node for item it, whose value (if anchored) is at L index idx. */
 int walk_encode(walk *w, const walk_item *it, uint64_t id, int idx);
+
+/* ---- walk_funcs.c -------------------------------------------------- */
+
+/* Write a Lua closure's / C closure's node (value at L index idx). */
+int walk_lfunction(walk *w, uint64_t id, int idx, uint64_t addr);
+int walk_cfunction(walk *w, uint64_t id, int idx, uint64_t addr);
+/* Write a prototype's / an upvalue cell's node from its queued item. */
+void walk_proto_node(walk *w, const walk_item *it, uint64_t id);
+void walk_upvalue_node(walk *w, const walk_item *it, uint64_t id);
 
 /* ---- walk_frames.c ------------------------------------------------- */
 

@@ -18,7 +18,7 @@
 
 /* Slots kept free above the FIFO for a node's temporaries. */
 #define TEMP_SLOTS 16
-/* Slots a helper keeps free for the copy that walk_anchor_front makes. */
+/* Slots kept below LUAI_MAXSTACK on every stack, for Lua's own needs. */
 #define MARGIN 2000
 
 static int seg_capacity(walk *w, int seg0) {
@@ -33,7 +33,8 @@ static int seg_capacity(walk *w, int seg0) {
 int walk_anchor_init(walk *w) {
   lua_State *L = w->L;
   if (!lua_checkstack(L, WALK_MAX_SEGS + TEMP_SLOTS)) {
-    w->err = "the Lua stack cannot grow: out of memory or at LUAI_MAXSTACK";
+    w->err = "the Lua stack cannot grow (out of memory, or the caller's "
+             "stack is at LUAI_MAXSTACK): free some memory or stack";
     return -1;
   }
   w->hbase = lua_gettop(L) + 1;
@@ -57,8 +58,8 @@ static int make_thread(lua_State *L) {
 static int open_segment(walk *w, int k) {
   lua_State *L = w->L;
   if (k >= WALK_MAX_SEGS) {
-    w->err = "walk frontier too wide: more objects waiting than "
-             "64 Lua stacks can hold";
+    w->err = "walk frontier too wide: more objects wait at once than 64 "
+             "Lua stacks hold; snapshot a smaller part (path roots, exits)";
     return -1;
   }
   if (k == w->nsegs) {
@@ -104,7 +105,8 @@ int walk_anchor_push(walk *w, int idx) {
           s->tail++;
           return 0;
         }
-      } else if (lua_checkstack(s->T, 1) && lua_checkstack(L, 1)) {
+      } else if (lua_checkstack(s->T, 2) && lua_checkstack(L, 1)) {
+        /* 2: a slot stays free for walk_anchor_front's copy */
         lua_pushvalue(L, idx);
         lua_xmove(L, s->T, 1);
         s->tail++;
@@ -122,7 +124,7 @@ int walk_anchor_front(walk *w) {
     w->front_temp = 0;
     return s->head;
   }
-  /* The helper keeps MARGIN free slots and L was checked for temporaries. */
+  /* walk_anchor_push left the helper a free slot; L has its node slots. */
   lua_pushvalue(s->T, s->head);
   lua_xmove(s->T, w->L, 1);
   w->front_temp = 1;

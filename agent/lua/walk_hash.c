@@ -26,6 +26,9 @@
 /* Bytes of records handed over at a time, and per queue chunk. */
 #define PUBLISH_BYTES (64 * 1024)
 #define QCHUNK_BYTES (1024 * 1024)
+/* Chunks the helper may lag behind by before the walk waits for it: the
+** queue's memory stays bounded whatever the machine's load. */
+#define MAX_INFLIGHT 32
 
 typedef struct hq_chunk {
   struct hq_chunk *next;
@@ -52,7 +55,10 @@ struct walk_hasher {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  hq_chunk *head, *tail;   /* the consumer frees from head, the walk fills tail */
+  hq_chunk *head, *tail;   /* the helper frees from head, the walk fills tail */
+  hq_chunk *spare;         /* chunks the helper is done with, for reuse:
+                              fresh memory would cost page faults */
+  unsigned inflight;       /* chunks from head to tail */
   hq_chunk *pub_chunk;     /* published up to (pub_chunk, pub_len) */
   size_t pub_len;
   hq_chunk *done_chunk;    /* hashed up to (done_chunk, done_len) */
@@ -100,11 +106,13 @@ static void *helper_main(void *arg) {
       at = 0;
     }
     pthread_mutex_lock(&q->mu);
-    /* free the chunks wholly behind us; the walk only touches the tail */
+    /* recycle the chunks wholly behind us; the walk only touches the tail */
     while (q->head != c) {
       hq_chunk *old = q->head;
       q->head = old->next;
-      free(old);
+      old->next = q->spare;
+      q->spare = old;
+      q->inflight--;
     }
     q->done_chunk = c;
     q->done_len = at;
@@ -150,15 +158,20 @@ static void *guarded_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 /* Room for a record of n bytes at the tail; NULL if out of memory. */
 static hq_rec *reserve(walk_hasher *q, size_t n) {
   if (QCHUNK_BYTES - q->tail->len < n) {
-    hq_chunk *c = malloc(sizeof *c);
-    if (c == NULL) return NULL;
+    publish(q);  /* the old tail is complete */
+    pthread_mutex_lock(&q->mu);
+    while (q->inflight >= MAX_INFLIGHT) pthread_cond_wait(&q->cv, &q->mu);
+    hq_chunk *c = q->spare;
+    if (c) q->spare = c->next;
+    pthread_mutex_unlock(&q->mu);
+    if (c == NULL && (c = malloc(sizeof *c)) == NULL) return NULL;
     c->next = NULL;
     c->len = 0;
     /* the helper may be reading the old tail: link under the lock */
     pthread_mutex_lock(&q->mu);
     q->tail->next = c;
+    q->inflight++;
     pthread_mutex_unlock(&q->mu);
-    publish(q);         /* the old tail is complete */
     q->tail = c;
   }
   return (hq_rec *)(q->tail->data + q->tail->len);
@@ -181,6 +194,7 @@ static int start(walk *w) {
   }
   q->head->next = NULL;
   q->head->len = 0;
+  q->inflight = 1;
   q->hash = w->hash;
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
@@ -256,10 +270,13 @@ void walk_hash_finish(walk *w) {
   pthread_mutex_unlock(&q->mu);
   pthread_join(q->thread, NULL);
   w->hash = q->hash;
-  while (q->head) {
-    hq_chunk *n = q->head->next;
-    free(q->head);
-    q->head = n;
+  for (int list = 0; list < 2; list++) {
+    hq_chunk *c = list ? q->spare : q->head;
+    while (c) {
+      hq_chunk *n = c->next;
+      free(c);
+      c = n;
+    }
   }
   pthread_cond_destroy(&q->cv);
   pthread_mutex_destroy(&q->mu);

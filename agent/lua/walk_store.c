@@ -123,6 +123,13 @@ static int protoidx_grow(walk *w) {
 }
 
 uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line) {
+  /* Closures of one prototype tend to come together (a table of them):
+  ** the one met last is compared before anything is hashed. */
+  if (w->nprotos) {
+    const walk_proto *last = &w->protos[w->lastproto];
+    if (last->len == w->dumplen && memcmp(last->dump, w->dump, last->len) == 0)
+      return last->id;
+  }
   uint64_t h = walk_hash_bytes(w->dump, w->dumplen);
   if ((w->nprotos + 1) * 2 > w->protoidxcap && protoidx_grow(w) != 0)
     return UINT64_MAX;
@@ -130,8 +137,10 @@ uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line) {
   for (; w->protoidx[j] != UINT32_MAX; j = (j + 1) & mask) {
     const walk_proto *p = &w->protos[w->protoidx[j]];
     if (p->hash == h && p->len == w->dumplen &&
-        memcmp(p->dump, w->dump, p->len) == 0)
+        memcmp(p->dump, w->dump, p->len) == 0) {
+      w->lastproto = w->protoidx[j];
       return p->id;
+    }
   }
   if (w->nprotos == w->protocap) {
     size_t ncap = w->protocap ? w->protocap * 2 : 64;
@@ -152,6 +161,7 @@ uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line) {
   if (it == NULL) return UINT64_MAX;
   it->u.proto = (uint32_t)w->nprotos;
   p->id = w->next_id - 1;
+  w->lastproto = (uint32_t)w->nprotos;
   w->protoidx[j] = (uint32_t)w->nprotos++;
   return p->id;
 }

@@ -1,9 +1,9 @@
 /*
 ** walk_values.c
 ** Per-kind encoding of the Lua heap walk: how a value becomes an edge
-** target, and how tables, closures, C closures, userdata, strings,
-** prototypes, upvalue cells, exits and stubs become nodes. Only raw
-** access: no metamethod can run, no number is converted in place.
+** target (scalars inline, objects by id), and how tables, userdata,
+** strings, exits and stubs become nodes (functions: walk_funcs.c). Only
+** raw access: no metamethod can run, no number is converted in place.
 */
 #include <assert.h>
 #include <stdio.h>
@@ -11,10 +11,9 @@
 #include <string.h>
 #include "walk.h"
 
-/* Larger values are not inlined: escaped, a string may grow eightfold and
-** must stay under the wire's 32 MiB attribute limit; base64 grows 4/3. */
-#define MAX_STRING  (3u << 20)
-#define MAX_PAYLOAD (16u << 20)
+/* A string larger than this is not inlined: escaped, it may grow eightfold
+** and must stay under the wire's 32 MiB attribute limit. */
+#define MAX_STRING (3u << 20)
 
 unsigned walk_tag(lua_State *L, int idx) {
   int t = lua_type(L, idx);
@@ -159,7 +158,7 @@ static const struct walk_mt *mt_info(walk *w) {
 
 /* ---- edges --------------------------------------------------------- */
 
-static int edge_to(walk *w, const char *kind, const char *name, size_t nlen,
+int walk_edge_to(walk *w, const char *kind, const char *name, size_t nlen,
                    int has_index, int64_t index, int idx) {
   wire_edge e;
   memset(&e, 0, sizeof e);
@@ -177,12 +176,12 @@ static int edge_to(walk *w, const char *kind, const char *name, size_t nlen,
 static int metatable_edge(walk *w, int idx) {
   lua_State *L = w->L;
   if (!lua_getmetatable(L, idx)) return 0;
-  int r = edge_to(w, "metatable", NULL, 0, 0, 0, -1);
+  int r = walk_edge_to(w, "metatable", NULL, 0, 0, 0, -1);
   lua_pop(L, 1);
   return r;
 }
 
-static void node_init(wire_node *n, uint64_t id, const char *kind,
+void walk_node_init(wire_node *n, uint64_t id, const char *kind,
                       uint64_t addr) {
   memset(n, 0, sizeof *n);
   n->id = id;
@@ -198,7 +197,7 @@ static void node_init(wire_node *n, uint64_t id, const char *kind,
 static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   lua_State *L = w->L;
   wire_node n;
-  node_init(&n, id, "table", addr);
+  walk_node_init(&n, id, "table", addr);
   int has_mt = lua_getmetatable(L, t);  /* kept on top for its edge */
   if (has_mt) {
     const struct walk_mt *mi = mt_info(w);
@@ -229,7 +228,7 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   walk_node(w, &n);
 
   if (has_mt) {
-    int r = edge_to(w, "metatable", NULL, 0, 0, 0, -1);
+    int r = walk_edge_to(w, "metatable", NULL, 0, 0, 0, -1);
     lua_pop(L, 1);
     if (r != 0) return -1;
   }
@@ -265,114 +264,6 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   return 0;
 }
 
-/* ---- functions ----------------------------------------------------- */
-
-static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
-  (void)L;
-  walk *w = ud;
-  if (w->dumpcap - w->dumplen < sz) {
-    size_t ncap = w->dumpcap ? w->dumpcap : 4096;
-    while (ncap - w->dumplen < sz) ncap *= 2;
-    char *nd = realloc(w->dump, ncap);
-    if (nd == NULL) return 1;
-    w->dump = nd;
-    w->dumpcap = ncap;
-  }
-  if (sz == 1) w->dump[w->dumplen] = *(const char *)p;  /* most pieces */
-  else memcpy(w->dump + w->dumplen, p, sz);
-  w->dumplen += sz;
-  return 0;
-}
-
-static int encode_lfunction(walk *w, uint64_t id, int f, uint64_t addr) {
-  lua_State *L = w->L;
-  lua_Debug ar;
-  lua_pushvalue(L, f);
-  lua_getinfo(L, ">Su", &ar);
-  lua_pushvalue(L, f);
-  w->dumplen = 0;
-  int bad = lua_dump(L, dump_writer, w, 0);
-  lua_pop(L, 1);
-  if (bad) return walk_oom(w);
-  uint64_t pid = walk_proto_intern(w, ar.source, ar.source ? ar.srclen : 0,
-                                   ar.linedefined);
-  if (pid == UINT64_MAX) return walk_oom(w);
-
-  wire_node n;
-  node_init(&n, id, "function", addr);
-  n.size = 32 + 8 * (uint64_t)ar.nups;
-  n.has_size = 1;
-  walk_node(w, &n);
-  wire_edge e;
-  memset(&e, 0, sizeof e);
-  e.kind = "prototype";
-  e.value.type = WIRE_V_REF;
-  e.value.u.ref = pid;
-  walk_edge(w, &e);
-
-  for (int i = 1; i <= ar.nups; i++) {
-    const char *name = lua_getupvalue(L, f, i);
-    if (name == NULL) break;
-    /* The cell is the node, so closures sharing a variable share it. */
-    uintptr_t cell = (uintptr_t)lua_upvalueid(L, f, i);
-    uint64_t info = walk_map_get(&w->map, cell, WALK_TAG_UPVAL), uid;
-    if (info) {
-      uid = WALK_INFO_VALUE(info);
-    } else {
-      wire_value v;
-      if (walk_value(w, -1, &v) != 0) {
-        lua_pop(L, 1);
-        return -1;
-      }
-      uint64_t *slot = walk_map_slot(&w->map, cell, WALK_TAG_UPVAL);
-      walk_item *it = slot ? walk_item_new(w, WALK_UPVALUE, cell) : NULL;
-      if (it == NULL) {
-        lua_pop(L, 1);
-        return walk_oom(w);
-      }
-      it->u.value = v;
-      uid = w->next_id - 1;
-      *slot = ((uint64_t)WALK_TAG_UPVAL << 60) | uid;
-    }
-    lua_pop(L, 1);
-    memset(&e, 0, sizeof e);
-    e.kind = "upvalue";
-    e.name = name;
-    e.name_len = strlen(name);
-    e.has_index = 1;
-    e.index = i;
-    e.value.type = WIRE_V_REF;
-    e.value.u.ref = uid;
-    walk_edge(w, &e);
-  }
-  walk_node_end(w);
-  return 0;
-}
-
-/* A C closure no module names: its upvalues are plain values (C closures
-** do not share cells), written as upvalue edges by number. */
-static int encode_cfunction(walk *w, uint64_t id, int f, uint64_t addr) {
-  lua_State *L = w->L;
-  int nups = 0;
-  while (lua_getupvalue(L, f, nups + 1) != NULL) {
-    lua_pop(L, 1);
-    nups++;
-  }
-  wire_node n;
-  node_init(&n, id, "cfunction", addr);
-  n.size = 32 + 16 * (uint64_t)nups;
-  n.has_size = 1;
-  walk_node(w, &n);
-  for (int i = 1; i <= nups; i++) {
-    lua_getupvalue(L, f, i);
-    int r = edge_to(w, "upvalue", NULL, 0, 1, i, -1);
-    lua_pop(L, 1);
-    if (r != 0) return -1;
-  }
-  walk_node_end(w);
-  return 0;
-}
-
 /* ---- userdata ------------------------------------------------------ */
 
 static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
@@ -386,7 +277,7 @@ static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
   }
   lua_pop(L, 1);  /* the nil pushed for the missing one */
   wire_node n;
-  node_init(&n, id, "userdata", addr);
+  walk_node_init(&n, id, "userdata", addr);
   if (lua_getmetatable(L, u)) {
     const struct walk_mt *mi = mt_info(w);
     if (mi == NULL) return walk_oom(w);
@@ -397,7 +288,7 @@ static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
   n.size = 40 + 16 * (uint64_t)nuv + len;
   n.has_size = 1;
   char why[64];
-  if (len <= MAX_PAYLOAD) {
+  if (len <= WALK_MAX_PAYLOAD) {
     n.payload = bytes;
     n.payload_len = len;
     n.has_payload = 1;
@@ -410,7 +301,7 @@ static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
   if (metatable_edge(w, u) != 0) return -1;
   for (int i = 1; i <= nuv; i++) {
     lua_getiuservalue(L, u, i);
-    int r = edge_to(w, "uservalue", NULL, 0, 1, i, -1);
+    int r = walk_edge_to(w, "uservalue", NULL, 0, 1, i, -1);
     lua_pop(L, 1);
     if (r != 0) return -1;
   }
@@ -423,7 +314,7 @@ static int encode_userdata(walk *w, uint64_t id, int u, uint64_t addr) {
 static void encode_string(walk *w, const walk_item *it, uint64_t id) {
   wire_node n;
   char why[64];
-  node_init(&n, id, "string", it->addr);
+  walk_node_init(&n, id, "string", it->addr);
   n.size = 24 + it->u.str.len + 1;
   n.has_size = 1;
   if (it->u.str.p) {
@@ -442,50 +333,10 @@ static void encode_string(walk *w, const walk_item *it, uint64_t id) {
     walk_arena_release_before(&w->strings, it->u.str.p);
 }
 
-static void encode_proto(walk *w, const walk_item *it, uint64_t id) {
-  const walk_proto *p = &w->protos[it->u.proto];
-  wire_node n;
-  char why[64];
-  node_init(&n, id, "proto", 0);
-  n.size = 120 + p->len;  /* sizeof(Proto) plus about its dump's bytes */
-  n.has_size = 1;
-  if (p->len <= MAX_PAYLOAD) {
-    n.payload = p->dump;
-    n.payload_len = p->len;
-    n.has_payload = 1;
-  } else {
-    snprintf(why, sizeof why, "bytecode omitted: %zu bytes", p->len);
-    n.name = why;
-    n.name_len = strlen(why);
-  }
-  if (p->src) {
-    n.source = p->src;
-    n.source_len = p->srclen;
-  }
-  n.line = p->line;
-  n.has_line = 1;
-  walk_node(w, &n);
-  walk_node_end(w);
-}
-
-static void encode_upvalue(walk *w, const walk_item *it, uint64_t id) {
-  wire_node n;
-  node_init(&n, id, "upvalue", it->addr);
-  n.size = 40;
-  n.has_size = 1;
-  walk_node(w, &n);
-  wire_edge e;
-  memset(&e, 0, sizeof e);
-  e.kind = "value";
-  e.value = it->u.value;
-  walk_edge(w, &e);
-  walk_node_end(w);
-}
-
 static void encode_exit(walk *w, const walk_item *it, uint64_t id) {
   const walk_name *nm = &w->names[it->u.name];
   wire_node n;
-  node_init(&n, id, "exit", it->addr);
+  walk_node_init(&n, id, "exit", it->addr);
   n.name = nm->s;
   n.name_len = nm->len;
   walk_node(w, &n);
@@ -495,7 +346,7 @@ static void encode_exit(walk *w, const walk_item *it, uint64_t id) {
 static void encode_stub(walk *w, const walk_item *it, uint64_t id) {
   wire_node n;
   char nm[64];
-  node_init(&n, id, "stub", it->addr);
+  walk_node_init(&n, id, "stub", it->addr);
   switch (it->stub) {
   case WALK_STUB_CFUNC:
     n.status = "unnamed C function";
@@ -539,14 +390,14 @@ int walk_stub_edge(walk *w, const char *kind, int64_t i, enum walk_stub why) {
 int walk_encode(walk *w, const walk_item *it, uint64_t id, int idx) {
   switch (it->kind) {
   case WALK_TABLE: return encode_table(w, id, idx, it->addr);
-  case WALK_LFUNC: return encode_lfunction(w, id, idx, it->addr);
-  case WALK_CFUNC: return encode_cfunction(w, id, idx, it->addr);
+  case WALK_LFUNC: return walk_lfunction(w, id, idx, it->addr);
+  case WALK_CFUNC: return walk_cfunction(w, id, idx, it->addr);
   case WALK_USERDATA: return encode_userdata(w, id, idx, it->addr);
   case WALK_THREAD: return walk_thread(w, it, id, idx);
   case WALK_FRAME: return walk_frame(w, it, id, idx);
   case WALK_STRING: encode_string(w, it, id); return 0;
-  case WALK_PROTO: encode_proto(w, it, id); return 0;
-  case WALK_UPVALUE: encode_upvalue(w, it, id); return 0;
+  case WALK_PROTO: walk_proto_node(w, it, id); return 0;
+  case WALK_UPVALUE: walk_upvalue_node(w, it, id); return 0;
   case WALK_EXIT: encode_exit(w, it, id); return 0;
   case WALK_STUB: encode_stub(w, it, id); return 0;
   }

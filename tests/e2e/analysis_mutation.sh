@@ -40,6 +40,10 @@ expect_eq "$(jget .old.value.value <<<"$count")/$(jget .new.value.value <<<"$cou
 "$AMBER" diff "$a" "$b" | grep -q "count: 3 -> 4" || fail "the text diff shows the change"
 "$AMBER" diff "$a" "$b" --show added | grep -q "added .*Item" || fail "--show added"
 expect_eq "$("$AMBER" diff "$a" "$b" --show added --json | jget .nodes.length)" 1 "--show added lists one"
+same=$("$AMBER" diff "$a" "$b" --show same --limit 10000 --json)
+expect_eq "$(jget .nodes.length <<<"$same")" "$(jget .same <<<"$d")" "--show same lists the unchanged"
+expect_eq "$(jget '.nodes.every(n => n.state == "same" && n.a !== null && n.b !== null)' <<<"$same")" \
+  true "unchanged nodes have both ids"
 expect_eq "$("$AMBER" diff "$a" "$b" --limit 1 --offset 1 --json | jget .nodes[0].a)" \
   "$(jget '.nodes[1].a' <<<"$d")" "paging"
 

@@ -65,6 +65,13 @@ expect_eq "$(get "/api/snapshots/$snap/search?name=hi&kind=string" | jget nodes.
 expect_eq "$(get "/api/snapshots/$snap/search?field=gree" | jget edges.0.name)" greeting "field search"
 expect_eq "$(get "/api/snapshots/$snap/frames" | jget frames#)" 0 "no frames in a request snapshot"
 
+# Heap analysis through the API (its shapes are the analysis room's).
+expect_eq "$(get "/api/snapshots/$snap/summary" | jget types.0.kind)" table "summary"
+expect_eq "$(get "/api/snapshots/$snap/top?limit=1" | jget nodes.0.id)" 1 "top retainer"
+expect_eq "$(get "/api/snapshots/$snap/nodes/5/paths?max=1" | jget paths.0.path)" "globals[3]" "path to a node"
+expect_eq "$(get "/api/diff?a=$snap&b=$snap" | jget added)" 0 "a snapshot diffed with itself"
+expect_eq "$(code GET "/api/diff?a=$snap")" 400 "diff without b"
+
 # Errors are JSON with the right status.
 expect_eq "$(code GET /api/machines/99)" 404 "unknown machine"
 expect_eq "$(code GET /api/snapshots/99)" 404 "unknown snapshot"

@@ -5,7 +5,10 @@
 # offset), memory stays bounded, and everyone else is served throughout.
 source "$(dirname "$0")/server_lib.bash"
 
-start_server
+# A smaller attribute limit than the default 32 MiB keeps the test quick
+# (expat 2.5 rescans a token cut across reads, so reaching 32 MiB takes
+# seconds of CPU).
+start_server --max-attr 2000000
 alive() { expect_eq "$(code GET /api)" 200 "the server answers ($1)"; }
 
 # Connections that close before saying anything.
@@ -34,7 +37,7 @@ send_machine() { # bytes on stdin, sent as one machine connection
 # is expected.)
 head -c 4096 /dev/urandom | send_machine || true
 printf '\r\n<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>\r\n<xsbug><log>&b;</log></xsbug>\r\n' | send_machine || true
-{ printf '\r\n<xsbug><log x="'; head -c 34000000 /dev/zero | tr '\0' a; printf '"/></xsbug>\r\n'; } 2>/dev/null | send_machine || true
+{ printf '\r\n<xsbug><log x="'; head -c 3000000 /dev/zero | tr '\0' a; printf '"/></xsbug>\r\n'; } 2>/dev/null | send_machine || true
 { printf '\r\n<xsbug>'; for i in $(seq 100); do printf '<p>'; done; printf '\r\n'; } | send_machine || true
 for i in $(seq 100); do
   n=$(grep -c "dropping the connection" "$WORK/serve.log" || true)
@@ -46,7 +49,7 @@ grep -q "dropping the connection: .* at byte [0-9]* (message #[0-9]* at byte [0-
   fail "the log names the offsets"
 grep -q "DTD\|doctype\|DOCTYPE\|entity" "$WORK/serve.log" || fail "the DTD is named"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
-[ "$hwm" -lt 400000 ] || fail "peak RSS $hwm KiB after a 34 MB attribute"
+[ "$hwm" -lt 200000 ] || fail "peak RSS $hwm KiB after a 34 MB attribute"
 alive "after the bad machines"
 
 req=$(snapshot_via_api "$good")

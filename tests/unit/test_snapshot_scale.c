@@ -20,19 +20,34 @@ static void snap_path(lua_State *L, const char *root, tg_graph *g,
   wire_buf_free(&out);
 }
 
-/* A streaming reader for big snapshots: checks a chain of tables as it
-** goes (node i's "next" field is node i + 1) and recomputes the hash,
-** without building the graph in memory. */
-typedef struct chain_check {
+/* A streaming reader for big snapshots: it checks ids and recomputes the
+** hash as it goes, counts what the tests ask about, and never builds the
+** graph in memory (which would cost more than the snapshot). */
+typedef struct scan {
   wire_buf scratch;
   wire_hash hash;
-  uint64_t nodes, links, last_id;
-  int ended, bad, falses;
+  uint64_t nodes, threads, suspended, frames, protos;
+  uint64_t links, falses;  /* chain: node i's "next" is node i + 1, or false */
+  int64_t max_x;           /* coroutines: the largest local x */
+  int chain;               /* check "next" fields */
+  int ended, bad;
   char sent[17];
-} chain_check;
+} scan;
 
-static int chain_message(void *ud, const wire_msg *m) {
-  chain_check *c = ud;
+static void scan_edge(scan *c, const wire_node *n, const wire_edge *e) {
+  if (c->chain && strcmp(e->kind, "field") == 0 && e->name_len == 4 &&
+      memcmp(e->name, "next", 4) == 0) {
+    if (e->value.type == WIRE_V_REF && e->value.u.ref == n->id + 1) c->links++;
+    else if (e->value.type == WIRE_V_BOOL) c->falses++;
+    else c->bad = 1;
+  }
+  if (strcmp(e->kind, "local") == 0 && e->name_len == 1 && e->name[0] == 'x' &&
+      e->value.type == WIRE_V_INT && e->value.u.i > c->max_x)
+    c->max_x = e->value.u.i;
+}
+
+static int scan_message(void *ud, const wire_msg *m) {
+  scan *c = ud;
   for (const wire_elem *it = m->items; it; it = it->next) {
     if (strcmp(it->name, "snapshot-end") == 0) {
       size_t len;
@@ -49,81 +64,86 @@ static int chain_message(void *ud, const wire_msg *m) {
       if (!cont) {
         if (n.id != c->nodes) c->bad = 1;
         c->nodes++;
-        c->last_id = n.id;
+        c->threads += strcmp(n.kind, "thread") == 0;
+        c->suspended += n.status && strcmp(n.status, "suspended") == 0;
+        c->frames += strcmp(n.kind, "frame") == 0;
+        c->protos += strcmp(n.kind, "proto") == 0;
         wire_hash_node(&c->hash, &n);
       }
       for (const wire_elem *ee = ne->children; ee; ee = ee->next) {
         wire_edge e;
         if (wire_edge_read(ee, &e, &why) != 0) { c->bad = 1; continue; }
         wire_hash_edge(&c->hash, &e);
-        if (strcmp(e.kind, "field") == 0 && e.name_len == 4 && memcmp(e.name, "next", 4) == 0) {
-          if (e.value.type == WIRE_V_REF && e.value.u.ref == n.id + 1) c->links++;
-          else if (e.value.type == WIRE_V_BOOL) c->falses++;
-          else c->bad = 1;
-        }
+        scan_edge(c, &n, &e);
       }
     }
   }
   return 0;
 }
 
-static void test_million_deep_chain_needs_no_recursion(void **state) {
-  (void)state;
-  lua_State *L = tg_state();
-  tg_run(L, "local t = false for i = 1, 1000000 do t = {next = t} end chain = t");
-  const char *roots[] = {"path:chain"};
+/* Snapshot one path root and scan the result. */
+static void snap_scan(lua_State *L, const char *root, int chain, scan *c,
+                      alua_stats *st) {
+  const char *roots[] = {root};
   alua_request req;
   memset(&req, 0, sizeof req);
   req.roots = roots;
   req.nroots = 1;
   wire_buf out;
   wire_buf_init(&out);
-  alua_stats st;
   const char *err;
-  assert_int_equal(alua_snapshot(L, &req, &out, &st, &err), 0);
-  chain_check c;
-  memset(&c, 0, sizeof c);
-  wire_buf_init(&c.scratch);
-  wire_hash_init(&c.hash);
-  wire_parser *p = wire_parser_new(NULL, chain_message, &c);
+  assert_int_equal(alua_snapshot(L, &req, &out, st, &err), 0);
+  memset(c, 0, sizeof *c);
+  c->chain = chain;
+  wire_buf_init(&c->scratch);
+  wire_hash_init(&c->hash);
+  wire_parser *p = wire_parser_new(NULL, scan_message, c);
   assert_int_equal(wire_parser_feed(p, out.data, out.len), WIRE_OK);
   assert_int_equal(wire_parser_finish(p), WIRE_OK);
   wire_parser_free(p);
-  assert_false(c.bad);
-  assert_true(c.ended);
+  wire_buf_free(&c->scratch);
+  assert_false(c->bad);
+  assert_true(c->ended);
+  char h[17];
+  wire_hash_hex(&c->hash, h);
+  assert_string_equal(h, c->sent);
+  assert_string_equal(h, st->hash);
+  wire_buf_free(&out);
+}
+
+static void test_million_deep_chain_needs_no_recursion(void **state) {
+  (void)state;
+  lua_State *L = tg_state();
+  tg_run(L, "local t = false for i = 1, 1000000 do t = {next = t} end chain = t");
+  scan c;
+  alua_stats st;
+  snap_scan(L, "path:chain", 1, &c, &st);
   assert_int_equal(c.nodes, 1000001);  /* the root and the chain */
   assert_int_equal(c.links, 999999);   /* each table points at the next id */
   assert_int_equal(c.falses, 1);       /* and the last one ends it */
-  char h[17];
-  wire_hash_hex(&c.hash, h);
-  assert_string_equal(h, c.sent);
-  assert_string_equal(h, st.hash);
   print_message("1e6 chain: snapshot %.0f ms, %.1f MB\n", st.pause_ms,
-                (double)out.len / 1e6);
-  wire_buf_free(&c.scratch);
-  wire_buf_free(&out);
+                (double)st.bytes / 1e6);
   lua_close(L);
 }
 
 static void test_hundred_thousand_coroutines(void **state) {
   (void)state;
   lua_State *L = tg_state();
-  tg_run(L, "cos = {} for i = 1, 100000 do\n"
-            "  local co = coroutine.create(function(a) local x = a coroutine.yield(x) end)\n"
+  /* (a short chunk name: every frame node carries its function's source) */
+  tg_run(L, "local body = load('return function(a) local x = a "
+            "coroutine.yield(x) end', '=co')()\n"
+            "cos = {} for i = 1, 100000 do\n"
+            "  local co = coroutine.create(body)\n"
             "  coroutine.resume(co, i) cos[i] = co end");
-  tg_graph g;
+  scan c;
   alua_stats st;
-  snap_path(L, "path:cos", &g, &st, 0);
-  assert_int_equal(tg_count(&g, "thread"), 100000);
-  assert_int_equal(tg_count(&g, "frame"), 200000);  /* yield + body each */
-  assert_int_equal(tg_count(&g, "proto"), 1);
-  tg_node *cos = tg_target(&g, tg_edge_named(&g.nodes[0], "root", "path:cos"));
-  tg_node *last = tg_target(&g, tg_edge_index(cos, "index", 100000));
-  assert_string_equal(last->status, "suspended");
-  tg_node *body = tg_target(&g, tg_edge_index(last, "frame", 1));
-  assert_int_equal(tg_edge_named(body, "local", "x")->value.u.i, 100000);
+  snap_scan(L, "path:cos", 0, &c, &st);
+  assert_int_equal(c.threads, 100000);
+  assert_int_equal(c.suspended, 100000);
+  assert_int_equal(c.frames, 200000);  /* yield + body each */
+  assert_int_equal(c.protos, 1);
+  assert_int_equal(c.max_x, 100000);
   print_message("1e5 coroutines: snapshot %.0f ms\n", st.pause_ms);
-  tg_free(&g);
   lua_close(L);
 }
 
