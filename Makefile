@@ -64,6 +64,7 @@ BENCH_PROGS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_LIBS = $(SERVER_LIB) $(AGENT_LIB) $(WIRE_LIB)
 LINK_ALL = $(ALL_LIBS) $(SERVER_LIBS) $(WIRE_LIBS) $(LUA_LIBS) -lm -lpthread
 
+.SECONDARY:
 .PHONY: all deps test check unit e2e asan fuzz bench run install clean help
 all: $(WIRE_LIB) $(WIRE_PROGS) $(AGENT_LIB) $(AGENT_SO) $(LUA_MODULE) $(AGENT_PROGS) \
      $(SERVER_LIB) $(SERVER_PROGS) $(BUILD)/amber-agent.pc

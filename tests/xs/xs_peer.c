@@ -362,7 +362,7 @@ static void strings(const char *xsnap, const char *dir) {
   xc_ok("strings as XS holds them: &#0;, &#31;&#127;, lone 0x80, ED A0 80, U+F741, 4-byte UTF-8");
   xt_free(m.items);
   if (xm_send(&xc_peer, "go", NULL, NULL)) xc_die("%s", xc_peer.err);
-  finish_machine("strings_app: done 24");
+  finish_machine("strings_app: done 28");
   xc_ok("<go/>: strings_app ran to completion");
   xm_close(&xc_peer);
 }
