@@ -144,6 +144,7 @@ typedef struct walk {
   uint32_t lastproto;    /* the prototype met last */
   uint32_t *protoidx; size_t protoidxcap; /* open addressing on hash */
   char *dump; size_t dumplen, dumpcap;    /* lua_dump scratch */
+  uint64_t dumphash;     /* walk_hash_bytes of it, once computed */
 
   walk_name *names; size_t nnames, namecap;
   lua_State *ref;        /* a fresh VM naming the standard library, or NULL */
@@ -198,10 +199,12 @@ uint64_t walk_hash_bytes(const void *p, size_t n);
 /* Append a new item with the next id; NULL if out of memory. */
 walk_item *walk_item_new(walk *w, enum walk_kind kind, uint64_t addr);
 
-/* The proto node for the dump in w->dump (deduplicated by content),
-** creating it with src/line if new; returns its id, or UINT64_MAX if out
-** of memory. */
-uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line);
+/* The id of the proto node whose dump equals w->dump, or UINT64_MAX if
+** there is none yet (prototypes are deduplicated by content). */
+uint64_t walk_proto_find(walk *w);
+/* Queue w->dump as a new proto node (after walk_proto_find missed); its
+** id, or UINT64_MAX if out of memory. */
+uint64_t walk_proto_add(walk *w, const char *src, size_t srclen, int line);
 
 /* ---- walk_anchor.c ------------------------------------------------- */
 

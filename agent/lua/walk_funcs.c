@@ -30,15 +30,22 @@ int walk_lfunction(walk *w, uint64_t id, int f, uint64_t addr) {
   lua_State *L = w->L;
   lua_Debug ar;
   lua_pushvalue(L, f);
-  lua_getinfo(L, ">Su", &ar);
+  lua_getinfo(L, ">u", &ar);
   lua_pushvalue(L, f);
   w->dumplen = 0;
   int bad = lua_dump(L, dump_writer, w, 0);
   lua_pop(L, 1);
   if (bad) return walk_oom(w);
-  uint64_t pid = walk_proto_intern(w, ar.source, ar.source ? ar.srclen : 0,
-                                   ar.linedefined);
-  if (pid == UINT64_MAX) return walk_oom(w);
+  uint64_t pid = walk_proto_find(w);
+  if (pid == UINT64_MAX) {
+    /* a new prototype: only now its source ('S' formats a short_src) */
+    lua_Debug src;
+    lua_pushvalue(L, f);
+    lua_getinfo(L, ">S", &src);
+    pid = walk_proto_add(w, src.source, src.source ? src.srclen : 0,
+                         src.linedefined);
+    if (pid == UINT64_MAX) return walk_oom(w);
+  }
 
   wire_node n;
   walk_node_init(&n, id, "function", addr);

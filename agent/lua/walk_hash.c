@@ -21,10 +21,11 @@
 #include <string.h>
 #include "walk.h"
 
-/* Records hashed inline before a helper is worth starting. */
-#define INLINE_RECORDS 65536
+/* Records hashed inline before a helper is worth starting (making a
+** thread costs about what hashing a few hundred records does). */
+#define INLINE_RECORDS 16384
 /* Bytes of records handed over at a time, and per queue chunk. */
-#define PUBLISH_BYTES (64 * 1024)
+#define PUBLISH_BYTES (256 * 1024)
 #define QCHUNK_BYTES (1024 * 1024)
 /* Chunks the helper may lag behind by before the walk waits for it: the
 ** queue's memory stays bounded whatever the machine's load. */

@@ -122,7 +122,7 @@ static int protoidx_grow(walk *w) {
   return 0;
 }
 
-uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line) {
+uint64_t walk_proto_find(walk *w) {
   /* Closures of one prototype tend to come together (a table of them):
   ** the one met last is compared before anything is hashed. */
   if (w->nprotos) {
@@ -130,18 +130,26 @@ uint64_t walk_proto_intern(walk *w, const char *src, size_t srclen, int line) {
     if (last->len == w->dumplen && memcmp(last->dump, w->dump, last->len) == 0)
       return last->id;
   }
-  uint64_t h = walk_hash_bytes(w->dump, w->dumplen);
-  if ((w->nprotos + 1) * 2 > w->protoidxcap && protoidx_grow(w) != 0)
-    return UINT64_MAX;
-  size_t mask = w->protoidxcap - 1, j = (size_t)h & mask;
+  w->dumphash = walk_hash_bytes(w->dump, w->dumplen);
+  if (w->protoidxcap == 0) return UINT64_MAX;
+  size_t mask = w->protoidxcap - 1, j = (size_t)w->dumphash & mask;
   for (; w->protoidx[j] != UINT32_MAX; j = (j + 1) & mask) {
     const walk_proto *p = &w->protos[w->protoidx[j]];
-    if (p->hash == h && p->len == w->dumplen &&
+    if (p->hash == w->dumphash && p->len == w->dumplen &&
         memcmp(p->dump, w->dump, p->len) == 0) {
       w->lastproto = w->protoidx[j];
       return p->id;
     }
   }
+  return UINT64_MAX;
+}
+
+uint64_t walk_proto_add(walk *w, const char *src, size_t srclen, int line) {
+  uint64_t h = w->dumphash;
+  if ((w->nprotos + 1) * 2 > w->protoidxcap && protoidx_grow(w) != 0)
+    return UINT64_MAX;
+  size_t mask = w->protoidxcap - 1, j = (size_t)h & mask;
+  while (w->protoidx[j] != UINT32_MAX) j = (j + 1) & mask;
   if (w->nprotos == w->protocap) {
     size_t ncap = w->protocap ? w->protocap * 2 : 64;
     walk_proto *np = realloc(w->protos, ncap * sizeof *np);
