@@ -10,9 +10,6 @@
 
 #include "wire_internal.h"
 
-/* Longest textual form: "f:-0x1.fffffffffffffp+1023" is 26 bytes. */
-#define VALUE_MAX 32
-
 static uint64_t double_bits(double d) {
   uint64_t u;
   memcpy(&u, &d, sizeof u);
@@ -115,7 +112,7 @@ static int parse_double(const char *s, size_t n, double *out) {
   return 0;
 }
 
-static size_t format_value(char *o, const wire_value *v) {
+size_t wire_value_text(char *o, const wire_value *v) {
   switch (v->type) {
   case WIRE_V_NIL: memcpy(o, "nil", 3); return 3;
   case WIRE_V_BOOL:
@@ -137,13 +134,13 @@ static size_t format_value(char *o, const wire_value *v) {
 }
 
 void wire_value_format(wire_buf *b, const wire_value *v) {
-  if (WIRE_RESERVE(b, VALUE_MAX)) return;
-  b->len += format_value(b->data + b->len, v);
+  if (WIRE_RESERVE(b, WIRE_VALUE_MAX)) return;
+  b->len += wire_value_text(b->data + b->len, v);
 }
 
 int wire_value_parse(const char *s, size_t n, wire_value *v) {
   wire_value t;
-  char canon[VALUE_MAX];
+  char canon[WIRE_VALUE_MAX];
   memset(&t, 0, sizeof t);
   if (n == 3 && memcmp(s, "nil", 3) == 0) {
     t.type = WIRE_V_NIL;
@@ -157,11 +154,11 @@ int wire_value_parse(const char *s, size_t n, wire_value *v) {
   } else if (n > 1 && s[0] == '@') {
     t.type = WIRE_V_REF;
     if (wire_num_parse_u64(s + 1, n - 1, &t.u.ref) != 0) return -1;
-  } else if (n > 2 && n <= VALUE_MAX && s[0] == 'f' && s[1] == ':') {
+  } else if (n > 2 && n <= WIRE_VALUE_MAX && s[0] == 'f' && s[1] == ':') {
     t.type = WIRE_V_FLOAT;
     if (parse_double(s + 2, n - 2, &t.u.f) != 0) return -1;
     /* one spelling per float: what we would write must be what was read */
-    if (format_value(canon, &t) != n || memcmp(canon, s, n) != 0) return -1;
+    if (wire_value_text(canon, &t) != n || memcmp(canon, s, n) != 0) return -1;
   } else {
     return -1;
   }

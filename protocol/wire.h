@@ -288,6 +288,60 @@ int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
 /* Read an edge element; same conventions. */
 int wire_edge_read(const wire_elem *e, wire_edge *edge, const char **why);
 
+/* ---- edge runs (docs/protocol.md 5.4) ---------------------------------
+** <r k="KIND" i="FIRST" v="V1 V2 … Vn"/> inside a node stands for n edges
+** of kind KIND with indices FIRST … FIRST+n-1 and values V1 … Vn, exactly
+** as if they were written as n <e> elements there. Writers use runs for
+** consecutive integer keys; readers take both forms. */
+
+/* Most values one run may carry; a longer run is invalid input. */
+#define WIRE_RUN_MAX 4096
+
+/* Write '<r k="kind" i="first" v="': then 1 to WIRE_RUN_MAX values with
+** wire_run_value, then wire_run_close. The caller keeps count: the run
+** must fit its batch and first + n - 1 must not pass INT64_MAX. */
+void wire_run_open(wire_buf *b, const char *kind, int64_t first);
+/* Append the next value of the open run. */
+void wire_run_value(wire_buf *b, const wire_value *v);
+/* End the open run: '"/>'. */
+void wire_run_close(wire_buf *b);
+
+/* A run being read. vtext/vlen hold the text of the value last returned,
+** which is its one canonical spelling (for wire_hash_edge_text). */
+typedef struct wire_run {
+  const char *kind;
+  int64_t next;            /* index of the next edge */
+  const char *p, *end;     /* values not yet read */
+  const char *vtext;
+  size_t vlen;
+  const char *why;         /* why wire_run_next returned -1 */
+} wire_run;
+
+/* Start reading a run element <r>. 0, or -1 with the reason in *why: not
+** <r>, no kind, no valid first index i, no values, more than WIRE_RUN_MAX,
+** indices past INT64_MAX, spaces misplaced, a name or key given. Pointers
+** refer into e. */
+int wire_run_begin(const wire_elem *e, wire_run *it, const char **why);
+/* The run's next edge (kind, index, value; no name, no key): 1, or 0 when
+** the run is over, or -1 if the value is not valid (reason in it->why). */
+int wire_run_next(wire_run *it, wire_edge *edge);
+
+/* Every edge of a node element, <e> and <r> alike, in order. */
+typedef struct wire_edges {
+  const wire_elem *child;  /* the next child to read */
+  wire_run run;
+  int in_run;
+  const char *vtext;       /* canonical text of the value last returned */
+  size_t vlen;             /* (NULL if it came from an <e>) */
+  const char *why;         /* why wire_edges_next returned -1 */
+} wire_edges;
+
+/* Start iterating the edges of node element n (an <n>, or a continuation). */
+void wire_edges_begin(const wire_elem *n, wire_edges *it);
+/* The next edge: 1, 0 at the end, or -1 with the reason in it->why (a
+** child that is neither <e> nor <r>, a malformed edge or run). */
+int wire_edges_next(wire_edges *it, wire_edge *edge);
+
 /* The content hash of a graph (docs/protocol.md, "Content hash"): fed
 ** each node's fields then its edges, nodes in id order. Addresses and
 ** sizes are not hashed. */
@@ -299,6 +353,11 @@ typedef struct wire_hash {
 void wire_hash_init(wire_hash *h);
 void wire_hash_node(wire_hash *h, const wire_node *node);
 void wire_hash_edge(wire_hash *h, const wire_edge *edge);
+/* The same, for a reader that already holds the canonical text of the
+** edge's value (wire_run.vtext, wire_edges.vtext): it is hashed as is, not
+** formatted again. vtext NULL means: format it (as wire_hash_edge). */
+void wire_hash_edge_text(wire_hash *h, const wire_edge *edge,
+                         const char *vtext, size_t vlen);
 /* Write the digest as 16 lowercase hex digits plus NUL into out[17]. */
 void wire_hash_hex(const wire_hash *h, char out[17]);
 

@@ -32,6 +32,16 @@ int wire_num_parse_u64(const char *s, size_t n, uint64_t *out);
 int wire_num_parse_i64(const char *s, size_t n, int64_t *out);
 int wire_num_parse_hex(const char *s, size_t n, uint64_t *out);
 
+/* ---- values (value.c) ---------------------------------------------- */
+
+/* Room for the longest textual form of a value ("f:-0x1.fffffffffffffp+1023"
+** is 26 bytes). */
+#define WIRE_VALUE_MAX 32
+
+/* Write v's one textual form at o (room for WIRE_VALUE_MAX bytes, no NUL);
+** return its length, 0 for WIRE_V_NONE. */
+size_t wire_value_text(char *o, const wire_value *v);
+
 /* ---- escaping (escape.c) ------------------------------------------ */
 
 /* What starts at s[0..n): the length of a valid, shortest-form UTF-8

@@ -16,7 +16,7 @@
 
 static const char usage[] =
   "usage: amber serve [--db FILE] [--machines [HOST:]PORT] [--http [HOST:]PORT]\n"
-  "                   [--token TOKEN] [--viewer DIR] [--quiet]\n"
+  "                   [--token TOKEN] [--viewer DIR] [--quiet] [--hold]\n"
   "                   [--answer-timeout S] [--stall-timeout S]\n"
   "                   [--contention-timeout S] [--max-message BYTES]\n"
   "                   [--max-attr BYTES]\n"
@@ -33,6 +33,9 @@ static const char usage[] =
   "  --viewer DIR       static files to serve (default: the viewer/ folder of\n"
   "                     this amber, or $AMBER_VIEWER)\n"
   "  --quiet            only errors on stderr\n"
+  "  --hold             leave machines parked after their login (XS machines,\n"
+  "                     amber-lua --wait) until a go, so breakpoints can be set\n"
+  "                     first; by default they are sent <go/> as xsbug does\n"
   "  --answer-timeout S a snapshot request fails if the machine has not begun\n"
   "                     answering within S seconds (default 60)\n"
   "  --stall-timeout S  a snapshot in progress fails if the machine sends\n"
@@ -92,6 +95,7 @@ int cli_serve(int argc, char **argv) {
     { "db", required_argument, 0, 'd' }, { "machines", required_argument, 0, 'm' },
     { "http", required_argument, 0, 'H' }, { "token", required_argument, 0, 't' },
     { "viewer", required_argument, 0, 'v' }, { "quiet", no_argument, 0, 'q' },
+    { "hold", no_argument, 0, 'L' },
     { "answer-timeout", required_argument, 0, 'A' },
     { "stall-timeout", required_argument, 0, 'S' },
     { "contention-timeout", required_argument, 0, 'C' },
@@ -128,6 +132,7 @@ int cli_serve(int argc, char **argv) {
     case 't': o.token = optarg; break;
     case 'v': o.viewer_dir = optarg; break;
     case 'q': o.quiet = 1; break;
+    case 'L': o.hold_at_login = 1; break;
     case 'A':
     case 'C':
     case 'S': {

@@ -194,6 +194,7 @@ int serve_run(const serve_options *o) {
   sc.io.pause = io_pause;
   sc.io.drop = io_drop;
   sc.quiet = o->quiet;
+  sc.hold_at_login = o->hold_at_login;
   sc.answer_timeout_s = o->answer_timeout_s;
   sc.stall_timeout_s = o->stall_timeout_s;
   sc.contention_timeout_s = o->contention_timeout_s;

@@ -15,6 +15,7 @@ typedef struct serve_options {
   const char *token;          /* required on every HTTP request if set */
   const char *viewer_dir;     /* static files; NULL or missing: none */
   int quiet;                  /* only errors on stderr */
+  int hold_at_login;          /* do not send <go/> after a machine's login */
   unsigned answer_timeout_s;  /* a machine must begin a requested snapshot within (0: 60) */
   unsigned stall_timeout_s;   /* a snapshot may pause this long (0: 120) */
   unsigned contention_timeout_s; /* ... or this long while others wait (0: 5) */

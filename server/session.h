@@ -28,6 +28,7 @@ typedef struct session_config {
   store *st;                  /* where snapshots go (the hub's writer) */
   session_io io;
   int quiet;                  /* no progress lines on stderr */
+  int hold_at_login;          /* leave machines parked at login (no <go/>) */
   unsigned answer_timeout_s;  /* a sent request must begin within this (default 60) */
   unsigned stall_timeout_s;   /* a snapshot in progress may pause this long (default 120) */
   size_t max_message;         /* wire limits per machine (0: protocol defaults) */

@@ -148,7 +148,10 @@ int session_command(session_hub *h, uint64_t id, const char *cmd,
   }
   int resumes = strcmp(cmd, "go") == 0 || strcmp(cmd, "step") == 0 ||
                 strcmp(cmd, "step-inside") == 0 || strcmp(cmd, "step-outside") == 0;
-  int needs_park = resumes || strcmp(cmd, "select") == 0 || strcmp(cmd, "toggle") == 0;
+  /* A resume while running is harmless (the Lua agent takes a step as
+  ** xsbug's pause: stop at the next line; XS reads it at its next break);
+  ** select and toggle ask about a parked machine's frames and objects. */
+  int needs_park = strcmp(cmd, "select") == 0 || strcmp(cmd, "toggle") == 0;
   if (!resumes && !needs_park && strcmp(cmd, "abort") != 0 &&
       strcmp(cmd, "breakpoints") != 0) {
     snprintf(err, errlen, "unknown command '%.40s' (go, step, step-inside, "
@@ -188,7 +191,7 @@ int session_command(session_hub *h, uint64_t id, const char *cmd,
     goto out;
   }
   session_send(s, &b);
-  if (resumes) {
+  if (resumes && s->state == SESSION_PARKED) {
     s->state = SESSION_RUNNING;
     sbytes_free(&s->break_path);
     sbytes_free(&s->break_msg);

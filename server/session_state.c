@@ -97,9 +97,23 @@ static void on_login(session *s, const wire_elem *e) {
     }
   }
   s->logged_in = 1;
-  if (s->state == SESSION_CONNECTING) s->state = SESSION_RUNNING;
   session_note(s, "logged in (vm %s, features: %s)", s->vm.p ? s->vm.p : "?",
                s->features.p && s->features.n ? s->features.p : "none");
+  /* An XS machine (and amber-lua --wait) waits after its login for the
+  ** debugger to let it go, as xsbug does unless told to hold it there so
+  ** that breakpoints can be set first. A machine that did not wait takes
+  ** the go as a no-op. */
+  if (s->hub->cfg.hold_at_login) {
+    s->state = SESSION_PARKED;
+    sbytes_set(&s->break_msg, "waiting at login", 16);
+  } else {
+    wire_buf go;
+    wire_buf_init(&go);
+    wire_command(&go, "go", NULL, NULL);
+    session_send(s, &go);
+    wire_buf_free(&go);
+    s->state = SESSION_RUNNING;
+  }
 }
 
 static void on_break(session *s, const wire_elem *e) {

@@ -82,7 +82,7 @@ expect_eq "$(code GET "/api/snapshots/$snap/nodes/1/children?limit=x")" 400 "bad
 expect_eq "$(code POST "/api/machines/$id/snapshot" '{"roots":"globals","exits":[1]}')" 400 "bad exits"
 expect_eq "$(code POST "/api/machines/$id/snapshot" '[1]')" 400 "body not an object"
 expect_eq "$(code DELETE /api/snapshots)" 405 "wrong method"
-expect_eq "$(code POST "/api/machines/$id/step")" 409 "step while running"
+expect_eq "$(code POST "/api/machines/$id/toggle" '{"id":"@1"}')" 409 "toggle while running"
 get /api/machines/99 | jget hint >/dev/null || fail "errors carry a hint"
 big=$WORK/big.json
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$big"
