@@ -91,6 +91,12 @@ int wire_filter_idle(const wire_filter *f) {
   return (f->state == F_TEXT && f->depth == 0) || f->state == F_SKIP;
 }
 
+int wire_filter_in_markup(const wire_filter *f) {
+  int s = f->state;
+  if (s == F_REF || s == F_UTF8) s = f->ref_ret;
+  return s != F_TEXT && s != F_SKIP;
+}
+
 static void fail_attr(wire_filter *f) {
   char text[160];
   snprintf(text, sizeof text,

@@ -105,6 +105,9 @@ wire_parser *wire_parser_new(const wire_limits *lim, wire_on_message cb, void *u
                         ? 8 * p->lim.max_message + (1u << 20) : SIZE_MAX;
   wire_arena_init(&p->arena);
   wire_buf_init(&p->saved);
+  wire_buf_init(&p->pend);
+  wire_buf_init(&p->pend_orig);
+  p->pend_limit = PIECE;
   {
     ENTER(p);
     p->xp = XML_ParserCreate_MM("UTF-8", &mem_suite, NULL);
@@ -129,15 +132,19 @@ void wire_parser_free(wire_parser *p) {
   wire_tree_free(p);
   wire_filter_free(&p->f);
   wire_buf_free(&p->saved);
+  wire_buf_free(&p->pend);
+  wire_buf_free(&p->pend_orig);
   free(p);
 }
 
 uint64_t wire_parser_offset(const wire_parser *p) { return p->fed; }
 
+uint64_t wire_parser_rescanned(const wire_parser *p) { return p->rescanned; }
+
 const wire_error *wire_parser_error(const wire_parser *p) { return &p->err; }
 
 size_t wire_parser_memory(const wire_parser *p) {
-  size_t n = sizeof *p + p->xmem + p->arena.held + p->saved.cap;
+  size_t n = sizeof *p + p->xmem + p->arena.held + p->saved.cap + p->pend.cap + p->pend_orig.cap;
   unsigned i;
   n += p->f.capmap * sizeof *p->f.map + p->f.capspans * sizeof *p->f.spans;
   n += p->cap * (2 * sizeof(wire_elem *) + sizeof(wire_buf));
@@ -242,26 +249,47 @@ static void keep(wire_parser *p, const unsigned char *d, size_t n, uint64_t pos,
 
 /* ---- feeding ----------------------------------------------------------- */
 
+/* Hand the held-back bytes to expat; 0 if it failed. The held bytes are
+** forgotten by the caller (after an error it still needs pend_orig). */
+static int flush_pending(wire_parser *p) {
+  return XML_Parse(p->xp, p->pend.data, (int)p->pend.len, 0) != XML_STATUS_ERROR;
+}
+
 /* Filter and parse d[0..n), whose first byte is at stream offset pos.
+** Filtered bytes inside markup may be held back (see wire_parser.pend).
 ** On an error, record it and keep the bytes a resync will rescan. */
-static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n) {
+static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n, int final) {
+  static const unsigned char none[1];
   uint64_t pos = p->f.pos;
   size_t off = 0;
   enum wire_status st = WIRE_OK;
+  if (d == NULL) d = none;
   ENTER(p);
-  while (off < n) {
+  while (off < n || final) {
     size_t take = n - off < PIECE ? n - off : PIECE, olen = 0;
-    uint64_t piece_pos = p->f.pos;
-    char *buf = XML_GetBuffer(p->xp, (int)WIRE_FILTER_OUT(take));
+    uint64_t piece_pos = p->f.pos, batch_pos;
     uint64_t from;
     int skip = 1;
-    if (buf == NULL) {
-      set_error(p, st = WIRE_ENOMEM, piece_pos, "out of memory for expat's buffer");
+    if (wire_buf_reserve(&p->pend, WIRE_FILTER_OUT(take)) != 0) {
+      set_error(p, st = WIRE_ENOMEM, piece_pos, "out of memory for the filtered input");
       from = piece_pos;
+      batch_pos = p->pend_orig.len > 0 ? p->pend_pos : piece_pos;
       goto failed;
     }
-    wire_filter_run(&p->f, d + off, take, buf, &olen);
-    if (XML_ParseBuffer(p->xp, (int)olen, 0) == XML_STATUS_ERROR) {
+    wire_filter_run(&p->f, d + off, take, p->pend.data + p->pend.len, &olen);
+    p->pend.len += olen;
+    if (!final && p->f.err == WIRE_OK && wire_filter_in_markup(&p->f) && p->pend.len < p->pend_limit) {
+      if (p->pend_orig.len == 0) p->pend_pos = piece_pos;
+      wire_buf_put(&p->pend_orig, d + off, take);
+      if (!p->pend_orig.oom) {
+        off += take;
+        continue;
+      }
+      wire_buf_reset(&p->pend_orig);   /* no room to hold: parse now */
+      wire_buf_put(&p->pend_orig, d + off, take);
+    }
+    batch_pos = p->pend_orig.len > 0 ? p->pend_pos : piece_pos;
+    if (!flush_pending(p)) {
       if (p->stopped) {
         set_error(p, st = WIRE_ESTOPPED, p->stop_end, "stopped by the message callback");
         /* the message it stopped after, not the next one */
@@ -284,15 +312,40 @@ static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n
       set_error(p, st = p->f.err, p->f.err_off, p->f.err_text);
       from = p->f.err_off + 1;
     } else {
+      p->pend.len = 0;
+      p->pend_orig.len = 0;
+      /* Still in the same token as at the last flush: hold twice as much
+      ** next time, so its rescans add up to linear time. */
+      if (!wire_filter_in_markup(&p->f)) {
+        p->pend_limit = PIECE;
+      } else {
+        p->rescanned += p->f.fpos - p->f.tok_f;
+        if (p->f.tok_f == p->pend_tok) {
+          if (p->pend_limit <= SIZE_MAX / 2) p->pend_limit *= 2;
+        } else {
+          p->pend_tok = p->f.tok_f;
+          p->pend_limit = PIECE;
+        }
+      }
       wire_filter_prune(&p->f);
       off += take;
+      if (final && off >= n) break;
       continue;
     }
   failed:
-    /* rescan from the byte after the error, but never before this piece:
+    /* rescan from the byte after the error, but never before this batch:
     ** older bytes belonged to the token that failed */
-    if (from < piece_pos) from = piece_pos;
+    if (from < batch_pos) from = batch_pos;
     if (from > pos + n) from = pos + n;
+    if (from < pos) {
+      /* held-back bytes from earlier calls come first */
+      size_t held = (size_t)(from - p->pend_pos);
+      if (held < p->pend_orig.len)
+        keep(p, (const unsigned char *)p->pend_orig.data + held, p->pend_orig.len - held, from, skip);
+      from = pos;
+    }
+    p->pend.len = 0;
+    p->pend_orig.len = 0;
     keep(p, d + (from - pos), (size_t)(pos + n - from), from, skip);
     break;
   }
@@ -306,7 +359,7 @@ static enum wire_status drain_saved(wire_parser *p) {
   enum wire_status st;
   if (s.len == 0) return WIRE_OK;
   wire_buf_init(&p->saved);
-  st = process(p, (const unsigned char *)s.data, s.len);
+  st = process(p, (const unsigned char *)s.data, s.len, 0);
   wire_buf_free(&s);
   return st;
 }
@@ -315,7 +368,7 @@ enum wire_status wire_parser_feed(wire_parser *p, const void *data, size_t n) {
   uint64_t pos = p->fed;
   p->fed += n;
   if (p->err.code == WIRE_OK) {
-    if (drain_saved(p) == WIRE_OK) return process(p, data, n);
+    if (drain_saved(p) == WIRE_OK) return process(p, data, n, 0);
   }
   /* an error is pending: these bytes wait for the resync */
   keep(p, data, n, pos, p->err.code != WIRE_ESTOPPED);
@@ -326,6 +379,7 @@ enum wire_status wire_parser_finish(wire_parser *p) {
   wire_span *span;
   if (p->err.code != WIRE_OK) return p->err.code;
   if (drain_saved(p) != WIRE_OK) return p->err.code;
+  if (p->pend.len > 0 && process(p, NULL, 0, 1) != WIRE_OK) return p->err.code;
   if (wire_filter_idle(&p->f)) return WIRE_OK;
   span = wire_filter_span(&p->f);
   set_error(p, WIRE_ETRUNC, p->fed,
@@ -354,6 +408,9 @@ void wire_parser_resync(wire_parser *p) {
   p->herr = WIRE_OK;
   p->herr_text = NULL;
   p->saved_lost = 0;
+  p->pend.len = 0;
+  p->pend_orig.len = 0;
+  p->pend_limit = PIECE;
   wire_filter_restart(&p->f, p->saved.len > 0 ? p->saved_pos : p->fed, skip);
   memset(&p->err, 0, sizeof p->err);
 }

@@ -206,6 +206,10 @@ uint64_t wire_parser_offset(const wire_parser *p);
 /* Bytes of memory the parser holds now, expat's included: stays bounded by
 ** its limits whatever the input (see docs/protocol.md, "Limits"). */
 size_t wire_parser_memory(const wire_parser *p);
+/* Bytes of unfinished markup handed to expat again so far: expat rescans a
+** tag it has only part of, so this measures that extra work (it stays
+** linear in the input however the stream is split). For tests and benches. */
+uint64_t wire_parser_rescanned(const wire_parser *p);
 /* Free the parser and everything it owns. */
 void wire_parser_free(wire_parser *p);
 /* Short English name of a status ("syntax error", …). */

@@ -169,6 +169,8 @@ int wire_filter_repair(wire_filter *f, uint64_t fstart, uint64_t ostart, uint64_
 int wire_filter_span_push(wire_filter *f, uint64_t start);
 /* Whether the stream could end here: no message, tag or reference open. */
 int wire_filter_idle(const wire_filter *f);
+/* 1 if the filter is inside markup (a tag, comment, CDATA, PI), not text. */
+int wire_filter_in_markup(const wire_filter *f);
 /* Original stream offset of filtered offset fo. */
 uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo);
 /* Drop repairs that precede every offset expat may still report. */
@@ -211,6 +213,17 @@ struct wire_parser {
   wire_buf saved;          /* bytes after an error, rescanned on resync */
   uint64_t saved_pos;      /* stream offset of saved.data[0] */
   int saved_lost;          /* some were dropped to bound memory */
+
+  /* Filtered bytes not yet given to expat. Expat 2.5 rescans a token it
+  ** has only part of from its start on every call, so a long tag fed in
+  ** small pieces costs quadratic time; bytes inside markup are held back
+  ** until the hold doubles (same token) or the markup ends. */
+  wire_buf pend;           /* filtered bytes held back */
+  wire_buf pend_orig;      /* the stream bytes they came from, for rescans */
+  uint64_t pend_pos;       /* stream offset of pend_orig.data[0] */
+  size_t pend_limit;       /* flush when pend grows to this */
+  uint64_t pend_tok;       /* the token that was open at the last flush */
+  uint64_t rescanned;      /* see wire_parser_rescanned */
 
   size_t xmem;             /* bytes expat holds for this parser */
 };
