@@ -276,9 +276,13 @@ static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n
       batch_pos = p->pend_orig.len > 0 ? p->pend_pos : piece_pos;
       goto failed;
     }
+    if (p->pend.len == 0) p->pend_fstart = p->f.fpos;
     wire_filter_run(&p->f, d + off, take, p->pend.data + p->pend.len, &olen);
     p->pend.len += olen;
-    if (!final && p->f.err == WIRE_OK && wire_filter_in_markup(&p->f) && p->pend.len < p->pend_limit) {
+    /* hold back only bytes of one unfinished tag, so no complete message
+    ** ever waits in the hold */
+    if (!final && p->f.err == WIRE_OK && wire_filter_in_markup(&p->f) &&
+        p->f.tok_f <= p->pend_fstart && p->pend.len < p->pend_limit) {
       if (p->pend_orig.len == 0) p->pend_pos = piece_pos;
       wire_buf_put(&p->pend_orig, d + off, take);
       if (!p->pend_orig.oom) {

@@ -221,6 +221,7 @@ struct wire_parser {
   wire_buf pend;           /* filtered bytes held back */
   wire_buf pend_orig;      /* the stream bytes they came from, for rescans */
   uint64_t pend_pos;       /* stream offset of pend_orig.data[0] */
+  uint64_t pend_fstart;    /* filtered offset of pend.data[0] */
   size_t pend_limit;       /* flush when pend grows to this */
   uint64_t pend_tok;       /* the token that was open at the last flush */
   uint64_t rescanned;      /* see wire_parser_rescanned */
