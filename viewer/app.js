@@ -74,7 +74,9 @@ function valueView(snap, v, target) {
     case "nil": return el("span", { class: "v" }, "nil");
     case "boolean": return el("span", { class: "v" }, String(v.value));
     case "integer": return el("span", { class: "v" }, v.text);
-    case "float": return el("span", { class: "v", title: v.hex || "" }, v.text);
+    case "float": /* keep 3.0 apart from the integer 3 */
+      return el("span", { class: "v", title: "float " + (v.hex || "") },
+                /^-?\d+$/.test(v.text) ? v.text + ".0" : v.text);
     case "ref": return link("#/s/" + snap + "/n/" + v.node, nodeLabel(target || { id: v.node, kind: "node" }));
     default: return el("span", { class: "v" }, JSON.stringify(v));
   }
@@ -230,7 +232,59 @@ async function viewSnapshot(snap) {
     el("h2", {}, "Roots"), edgesTable(snap, 0, "children"),
     el("h2", {}, "Find by path"), pathForm, pathOut,
     el("h2", {}, "Search"), searchForm, searchOut,
-    framesSection(snap));
+    framesSection(snap),
+    el("h2", {}, "Heap analysis"), analysisSection(snap));
+}
+
+/* Summary by type and the largest retainers. Dominators are computed on the
+** first request for a snapshot (seconds for millions of nodes), so they are
+** asked for by a click, not on every visit. */
+function analysisSection(snap) {
+  const box = el("div");
+  const show = () => {
+    box.replaceChildren(
+      el("h3", {}, "By type"),
+      pagedTable(["kind", "type", "count", "shallow", "retained"], async (offset, limit) => {
+        const r = await api("/api/snapshots/" + snap + "/summary?offset=" + offset + "&limit=" + limit);
+        return { rows: r.types, total: r.total };
+      }, t => el("tr", {}, el("td", { class: "kind" }, t.kind), el("td", { class: "type" }, bytesText(t.type, 80)),
+                 el("td", { class: "num" }, t.count), el("td", { class: "num" }, t.shallow),
+                 el("td", { class: "num" }, t.retained))),
+      el("h3", {}, "Largest retainers"),
+      pagedTable(["object", "shallow", "retained", "dominator"], async (offset, limit) => {
+        const r = await api("/api/snapshots/" + snap + "/top?offset=" + offset + "&limit=" + limit);
+        return { rows: r.nodes, total: r.total };
+      }, n => el("tr", {}, el("td", {}, link("#/s/" + snap + "/n/" + n.id, nodeLabel(n))),
+                 el("td", { class: "num" }, n.shallow), el("td", { class: "num" }, n.retained),
+                 el("td", {}, n.idom === null || n.idom === undefined ? "" :
+                              link("#/s/" + snap + "/n/" + n.idom, "#" + n.idom)))));
+  };
+  box.append(el("button", { onclick: show }, "compute summary and retained sizes"));
+  return box;
+}
+
+/* Several of the shortest paths from the roots to a node, on demand. */
+function pathsSection(snap, nid) {
+  const box = el("div");
+  const show = async () => {
+    box.replaceChildren(el("p", { class: "kind" }, "searching…"));
+    try {
+      const r = await api("/api/snapshots/" + snap + "/nodes/" + nid + "/paths?max=5");
+      const list = el("ol");
+      for (const p of r.paths || []) {
+        const li = el("li");
+        (p.steps || []).forEach((st, i) => {
+          if (i) li.append(" → ");
+          li.append(link("#/s/" + snap + "/n/" + st.to, edgeLabel(st) || st.kind));
+        });
+        if (p.steps_elided) li.append(el("span", { class: "kind" }, " (" + p.steps_elided + " steps not shown)"));
+        list.append(li);
+      }
+      box.replaceChildren(r.paths && r.paths.length ? list : el("p", { class: "kind" }, "not reachable from the roots"));
+    } catch (err) { box.replaceChildren(); showError(box, err); }
+  };
+  box.append(el("button", { onclick: show }, "find paths from the roots"));
+  return box;
 }
 
 function framesSection(snap) {
@@ -283,7 +337,8 @@ async function viewNode(snap, nid) {
   main.replaceChildren(el("h2", {}, nodeLabel(n)), f,
     el("div", { class: "cols" },
       el("section", {}, el("h2", {}, "Edges"), edgesTable(snap, nid, "children")),
-      el("section", {}, el("h2", {}, "Retainers"), edgesTable(snap, nid, "retainers"))));
+      el("section", {}, el("h2", {}, "Retainers"), edgesTable(snap, nid, "retainers"))),
+    el("h2", {}, "Paths from the roots"), pathsSection(snap, nid));
 }
 
 /* ---- routing ------------------------------------------------------------ */

@@ -41,6 +41,20 @@ try {
   check(await page.locator("main img").count() === 0, "no element was made from VM data");
   check(dialogs === 0, "no script from VM data ran");
 
+  // Paths from the roots, on demand.
+  await page.getByRole("button", { name: "find paths from the roots" }).click();
+  await page.locator("main ol li").first().waitFor();
+  const path = await page.locator("main ol li").first().innerText();
+  check(path.includes("globals → app → state"), "the path from the roots reads globals → app → state (" + path + ")");
+
+  // Heap analysis on the snapshot page: summary by type and largest retainers.
+  await page.goto(url + "/#/s/" + snap);
+  await page.getByRole("button", { name: "compute summary and retained sizes" }).click();
+  await page.getByText("Largest retainers").waitFor();
+  await page.locator("main h3 + div table").first().waitFor();
+  const summary = await page.locator("main h3 + div table").first().innerText();
+  check(/table\s/.test(summary), "the summary by type lists tables");
+
   // Paging: the items table has 120 entries, shown 50 at a time.
   await page.goto(url + "/#/s/" + snap);
   await page.fill("input[name=path]", "globals.app.state.items");
