@@ -4,6 +4,7 @@
 ** writes millions of them inside a VM pause, snprintf is too slow) and
 ** strict parsing, so every integer has exactly one textual form.
 */
+#include <assert.h>
 #include <string.h>
 
 #include "wire_internal.h"
@@ -13,10 +14,23 @@ static const char digit_pairs[201] =
   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
   "8081828384858687888990919293949596979899";
 
+/* Decimal digits of v: counted first so the digits go straight to their
+** place (no copy from a scratch buffer: this runs for every edge). */
+static size_t digits_u64(uint64_t v) {
+  size_t n = 1;
+  for (;;) {
+    if (v < 10) return n;
+    if (v < 100) return n + 1;
+    if (v < 1000) return n + 2;
+    if (v < 10000) return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
 size_t wire_num_u64(char *dst, uint64_t v) {
-  char tmp[WIRE_NUM_MAX];
-  char *p = tmp + sizeof tmp;
-  size_t n;
+  size_t n = digits_u64(v);
+  char *p = dst + n;
   while (v >= 100) {
     unsigned d = (unsigned)(v % 100) * 2;
     v /= 100;
@@ -30,8 +44,7 @@ size_t wire_num_u64(char *dst, uint64_t v) {
   } else {
     *--p = (char)('0' + v);
   }
-  n = (size_t)(tmp + sizeof tmp - p);
-  memcpy(dst, p, n);
+  assert(p == dst);
   return n;
 }
 
@@ -62,10 +75,16 @@ int wire_num_parse_u64(const char *s, size_t n, uint64_t *out) {
   uint64_t v = 0;
   size_t i;
   if (n == 0 || n > WIRE_NUM_MAX || (s[0] == '0' && n > 1)) return -1;
-  for (i = 0; i < n; i++) {
+  /* Nineteen digits never overflow 64 bits: only a twentieth needs the
+  ** check (this is the hot path of reading edge runs). */
+  for (i = 0; i < n && i < 19; i++) {
     unsigned d = (unsigned char)s[i] - '0';
     if (d > 9) return -1;
-    if (v > (UINT64_MAX - d) / 10) return -1;
+    v = v * 10 + d;
+  }
+  if (i < n) {
+    unsigned d = (unsigned char)s[i] - '0';
+    if (d > 9 || v > (UINT64_MAX - d) / 10) return -1;
     v = v * 10 + d;
   }
   *out = v;

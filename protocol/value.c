@@ -142,18 +142,19 @@ int wire_value_parse(const char *s, size_t n, wire_value *v) {
   wire_value t;
   char canon[WIRE_VALUE_MAX];
   memset(&t, 0, sizeof t);
-  if (n == 3 && memcmp(s, "nil", 3) == 0) {
-    t.type = WIRE_V_NIL;
-  } else if (n == 4 && memcmp(s, "true", 4) == 0) {
-    t.type = WIRE_V_BOOL; t.u.b = 1;
-  } else if (n == 5 && memcmp(s, "false", 5) == 0) {
-    t.type = WIRE_V_BOOL; t.u.b = 0;
-  } else if (n > 2 && s[0] == 'i' && s[1] == ':') {
+  /* integers and references first: they are most of every graph */
+  if (n > 2 && s[0] == 'i' && s[1] == ':') {
     t.type = WIRE_V_INT;
     if (wire_num_parse_i64(s + 2, n - 2, &t.u.i) != 0) return -1;
   } else if (n > 1 && s[0] == '@') {
     t.type = WIRE_V_REF;
     if (wire_num_parse_u64(s + 1, n - 1, &t.u.ref) != 0) return -1;
+  } else if (n == 3 && memcmp(s, "nil", 3) == 0) {
+    t.type = WIRE_V_NIL;
+  } else if (n == 4 && memcmp(s, "true", 4) == 0) {
+    t.type = WIRE_V_BOOL; t.u.b = 1;
+  } else if (n == 5 && memcmp(s, "false", 5) == 0) {
+    t.type = WIRE_V_BOOL; t.u.b = 0;
   } else if (n > 2 && n <= WIRE_VALUE_MAX && s[0] == 'f' && s[1] == ':') {
     t.type = WIRE_V_FLOAT;
     if (parse_double(s + 2, n - 2, &t.u.f) != 0) return -1;

@@ -168,22 +168,20 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
   return p + 4;
 }
 
-static int add_edge(alua_graph *g, const wire_elem *el, uint64_t node,
-                    char *err, size_t errlen)
+/* Keep one edge, read from an <e> or expanded from a run <r>; vtext is
+** the canonical text of its value when the reader has it (runs), so the
+** hash need not format it again. */
+static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
+                    size_t vlen, uint64_t node, char *err, size_t errlen)
 {
-  wire_edge we;
-  const char *why = "not an edge";
-  if (wire_edge_read(el, &we, &why) != 0)
-    return fail(err, errlen, "node %llu: bad edge: %s",
-                (unsigned long long)node, why);
   if (g->nedges >= g->max_edges)
     return fail(err, errlen, "more than %llu edges: the snapshot is too "
                 "big for this restore (raise max_edges)",
                 (unsigned long long)g->max_edges);
-  if (we.has_index && we.key.type != WIRE_V_NONE)
+  if (we->has_index && we->key.type != WIRE_V_NONE)
     return fail(err, errlen, "node %llu: an edge has both i and key",
                 (unsigned long long)node);
-  if (we.value.type == WIRE_V_NONE)
+  if (we->value.type == WIRE_V_NONE)
     return fail(err, errlen, "node %llu: an edge has no value v",
                 (unsigned long long)node);
   if (grow((void **)&g->edges, &g->capedges, g->nedges + 1, sizeof *g->edges))
@@ -191,26 +189,26 @@ static int add_edge(alua_graph *g, const wire_elem *el, uint64_t node,
                 (unsigned long long)g->nedges + 1);
   alua_gedge *e = &g->edges[g->nedges];
   memset(e, 0, sizeof *e);
-  e->kind = (uint8_t)(we.kind ? ekind_of(we.kind) : ALUA_E_OTHER);
+  e->kind = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
   if (e->kind == ALUA_E_OTHER) g->unknown_edges++;
-  if (we.name) {
-    if (we.name_len > UINT32_MAX ||
-        g->names.len + we.name_len + 4 >= UINT32_MAX)
+  if (we->name) {
+    if (we->name_len > UINT32_MAX ||
+        g->names.len + we->name_len + 4 >= UINT32_MAX)
       return fail(err, errlen, "edge names exceed 4 GiB");
     e->name = (uint32_t)g->names.len + 1;
-    put_field(&g->names, we.name, we.name_len);
+    put_field(&g->names, we->name, we->name_len);
     if (g->names.oom) return fail(err, errlen, "out of memory for edge names");
   }
-  if (we.has_index) {
+  if (we->has_index) {
     e->has_index = 1;
-    e->key.i = we.index;
-  } else if (we.key.type != WIRE_V_NONE) {
-    e->ktype = (uint8_t)we.key.type;
-    memcpy(&e->key, &we.key.u, sizeof e->key);
+    e->key.i = we->index;
+  } else if (we->key.type != WIRE_V_NONE) {
+    e->ktype = (uint8_t)we->key.type;
+    memcpy(&e->key, &we->key.u, sizeof e->key);
   }
-  e->vtype = (uint8_t)we.value.type;
-  memcpy(&e->val, &we.value.u, sizeof e->val);
-  wire_hash_edge(&g->hash, &we);
+  e->vtype = (uint8_t)we->value.type;
+  memcpy(&e->val, &we->value.u, sizeof e->val);
+  wire_hash_edge_text(&g->hash, we, vtext, vlen);
   g->nedges++;
   g->nodes[node].nedges++;
   return 0;
@@ -263,15 +261,20 @@ int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen)
     wire_hash_node(&g->hash, &nd);
     g->nnodes++;
   }
-  for (const wire_elem *e = n->children; e; e = e->next) {
-    if (strcmp(e->name, "e") != 0)
-      return fail(err, errlen, "node %llu: unexpected <%s> among its edges",
-                  (unsigned long long)id, e->name);
+  /* <e> and runs <r> alike (docs/protocol.md 5.4) */
+  wire_edges it;
+  wire_edge we;
+  int r;
+  wire_edges_begin(n, &it);
+  while ((r = wire_edges_next(&it, &we)) > 0) {
     if (g->nodes[id].nedges == UINT32_MAX)
       return fail(err, errlen, "node %llu has more than 2^32 edges",
                   (unsigned long long)id);
-    if (add_edge(g, e, id, err, errlen)) return -1;
+    if (add_edge(g, &we, it.vtext, it.vlen, id, err, errlen)) return -1;
   }
+  if (r < 0)
+    return fail(err, errlen, "node %llu: bad edge: %s",
+                (unsigned long long)id, it.why);
   return 0;
 }
 

@@ -43,6 +43,7 @@ static void batch_close(walk *w) {
 #define batch_full(w) ((w)->out->len - (w)->batch_start >= (w)->batch_bytes)
 
 void walk_node(walk *w, const wire_node *n) {
+  assert(w->run == WALK_RUN_NONE);
   if (batch_full(w)) {
     batch_close(w);
     batch_open(w);
@@ -53,20 +54,87 @@ void walk_node(walk *w, const wire_node *n) {
   w->st.nodes++;
 }
 
-void walk_edge(walk *w, const wire_edge *e) {
+/* Before an element of the current node: a full batch ends, and the node
+** goes on in the next one as a continuation. */
+static void edge_room(walk *w) {
   if (batch_full(w)) {
-    /* the node goes on in the next batch as a continuation */
     wire_node_close(w->out);
     batch_close(w);
     batch_open(w);
     wire_node_continue(w->out, w->cur_id);
   }
+}
+
+static void edge_out(walk *w, const wire_edge *e) {
+  edge_room(w);
   wire_edge_write(w->out, e);
   walk_hash_edge(w, e);
   w->st.edges++;
 }
 
+/* Send what waits of the index edges: the held one as <e>, or the end of
+** the open run. Every other element of the node goes after this. */
+static void run_flush(walk *w) {
+  if (w->run == WALK_RUN_HELD) {
+    wire_edge e;
+    memset(&e, 0, sizeof e);
+    e.kind = "index";
+    e.has_index = 1;
+    e.index = w->run_last;
+    e.value = w->held;
+    edge_out(w, &e);
+  } else if (w->run == WALK_RUN_OPEN && !w->out->oom) {
+    /* each value is followed by a space: the last one is not text */
+    wire_buf *b = w->out;
+    walk_hash_run(w, w->run_last - (w->run_len - 1), w->run_len,
+                  b->data + w->run_text, b->len - w->run_text - 1);
+    wire_run_close(b);
+  }
+  w->run = WALK_RUN_NONE;
+}
+
+/* The run's edges are hashed when it closes, from the text written. */
+static void run_value(walk *w, int64_t index, const wire_value *v) {
+  wire_run_value(w->out, v);
+  w->st.edges++;
+  w->run_len++;
+  w->run_last = index;
+}
+
+/* A run is only worth opening for two values or more, so the first index
+** edge is held until the next shows whether it follows. A run ends at a
+** gap, at WIRE_RUN_MAX values, or where the batch is full. */
+void walk_index(walk *w, int64_t index, const wire_value *v) {
+  int follows = w->run != WALK_RUN_NONE && w->run_last != INT64_MAX &&
+                index == w->run_last + 1;
+  if (follows && w->run == WALK_RUN_OPEN && w->run_len < WIRE_RUN_MAX &&
+      !batch_full(w)) {
+    run_value(w, index, v);
+    return;
+  }
+  if (follows && w->run == WALK_RUN_HELD) {
+    edge_room(w);
+    wire_run_open(w->out, "index", w->run_last);
+    w->run_text = w->out->len;
+    w->run_len = 0;
+    run_value(w, w->run_last, &w->held);
+    run_value(w, index, v);
+    w->run = WALK_RUN_OPEN;
+    return;
+  }
+  run_flush(w);
+  w->run = WALK_RUN_HELD;
+  w->run_last = index;
+  w->held = *v;
+}
+
+void walk_edge(walk *w, const wire_edge *e) {
+  run_flush(w);
+  edge_out(w, e);
+}
+
 void walk_node_end(walk *w) {
+  run_flush(w);
   wire_node_close(w->out);
 }
 

@@ -168,6 +168,13 @@ typedef struct walk {
   size_t batch_start, batch_bytes;
   uint64_t seq;
 
+  /* index edges of the current node on their way into runs (walk.c) */
+  int run;               /* WALK_RUN_* */
+  int64_t run_last;      /* index of the held edge, or the run's last */
+  unsigned run_len;      /* values in the open run */
+  size_t run_text;       /* where its values begin in the output */
+  wire_value held;       /* the value of the held edge */
+
   wire_hash hash;
   uint64_t hashed;       /* records hashed inline so far */
   struct walk_hasher *hasher; /* the helper hashing, or NULL */
@@ -275,16 +282,29 @@ int walk_frame(walk *w, const walk_item *it, uint64_t id, int idx);
 ** thread once the walk proves large). */
 void walk_hash_node(walk *w, const wire_node *n);
 void walk_hash_edge(walk *w, const wire_edge *e);
+/* Feed the n "index" edges of a run, first index first, from the text of
+** its values as written (canonical, single spaces between): the hash
+** takes the text as it is, with no second formatting. */
+void walk_hash_run(walk *w, int64_t first, size_t n, const char *text,
+                   size_t len);
 /* Wait for the helper, take its hash state, stop it and put the VM's
 ** allocator back. Must run before the walk returns, on every path. */
 void walk_hash_finish(walk *w);
 
 /* ---- walk.c -------------------------------------------------------- */
 
+/* Where consecutive index edges stand: none pending, one held back (it
+** starts a run if the next index follows it, else goes out as <e>), or a
+** run <r> open in the output. */
+enum { WALK_RUN_NONE, WALK_RUN_HELD, WALK_RUN_OPEN };
+
 /* Begin a node: splits the batch if it is full, writes and hashes. */
 void walk_node(walk *w, const wire_node *n);
 /* Write and hash one edge of the current node. */
 void walk_edge(walk *w, const wire_edge *e);
+/* Write and hash an "index" edge (an integer key) of the current node:
+** consecutive indices travel as runs (docs/protocol.md 5.4). */
+void walk_index(walk *w, int64_t index, const wire_value *v);
 /* Close the current node. */
 void walk_node_end(walk *w);
 /* Record an out-of-memory failure; returns -1. */

@@ -37,18 +37,28 @@ typedef struct hq_chunk {
   char data[QCHUNK_BYTES];
 } hq_chunk;
 
-enum { REC_NODE = 1, REC_EDGE = 2 };
+enum { REC_NODE = 1, REC_EDGE = 2, REC_RUN = 3 };
+
+/* A run of "index" edges (most edges of a big heap) travels as the text
+** of its values, as written to the wire, after the record: a few bytes an
+** edge, and the helper hashes that text without formatting it again. */
+typedef struct hq_run {
+  int64_t first;
+  size_t len;
+} hq_run;
 
 typedef struct hq_rec {
   uint32_t type, size;  /* size of the whole record, 8-aligned */
   union {
     wire_node node;     /* node.name, if any, follows the node */
     wire_edge edge;
+    hq_run run;         /* the values' text follows */
   } u;
 } hq_rec;
 
 #define NODE_REC (offsetof(hq_rec, u) + sizeof(wire_node))
 #define EDGE_REC ((offsetof(hq_rec, u) + sizeof(wire_edge) + 7) & ~(size_t)7)
+#define RUN_REC (offsetof(hq_rec, u) + sizeof(hq_run))
 
 typedef struct walk_hasher walk_hasher;
 
@@ -73,10 +83,31 @@ struct walk_hasher {
 
 /* ---- the helper ---------------------------------------------------- */
 
+/* Hash the edges of a run from its values' text: canonical values, as
+** wire_run_value wrote them, separated by single spaces. Only the text
+** and the index are read, so the value in the edge is left unset. */
+static void hash_run(wire_hash *h, int64_t index, const char *p, size_t len) {
+  const char *end = p + len;
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  e.kind = "index";
+  e.has_index = 1;
+  e.index = index;
+  while (p < end) {
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    const char *q = sp ? sp : end;
+    wire_hash_edge_text(h, &e, p, (size_t)(q - p));
+    e.index++;
+    p = q + 1;
+  }
+}
+
 static void hash_rec(wire_hash *h, hq_rec *r) {
   if (r->type == REC_NODE) {
     if (r->u.node.name) r->u.node.name = (const char *)r + NODE_REC;
     wire_hash_node(h, &r->u.node);
+  } else if (r->type == REC_RUN) {
+    hash_run(h, r->u.run.first, (const char *)r + RUN_REC, r->u.run.len);
   } else {
     wire_hash_edge(h, &r->u.edge);
   }
@@ -218,11 +249,19 @@ static int start(walk *w) {
   return 0;
 }
 
+/* Count records hashed inline; the helper starts once, when they reach
+** INLINE_RECORDS (if it cannot, hashing stays inline for good). */
+static void hashed_inline(walk *w, uint64_t n) {
+  uint64_t before = w->hashed;
+  w->hashed += n;
+  if (before < INLINE_RECORDS && w->hashed >= INLINE_RECORDS) start(w);
+}
+
 void walk_hash_node(walk *w, const wire_node *n) {
   walk_hasher *q = w->hasher;
   if (q == NULL) {
     wire_hash_node(&w->hash, n);
-    if (++w->hashed == INLINE_RECORDS) start(w);
+    hashed_inline(w, 1);
     return;
   }
   size_t name = n->name ? n->name_len : 0;
@@ -244,7 +283,7 @@ void walk_hash_edge(walk *w, const wire_edge *e) {
   walk_hasher *q = w->hasher;
   if (q == NULL) {
     wire_hash_edge(&w->hash, e);
-    if (++w->hashed == INLINE_RECORDS) start(w);
+    hashed_inline(w, 1);
     return;
   }
   size_t size = EDGE_REC;
@@ -257,6 +296,29 @@ void walk_hash_edge(walk *w, const wire_edge *e) {
   r->type = REC_EDGE;
   r->size = (uint32_t)size;
   r->u.edge = *e;
+  commit(q, size);
+}
+
+void walk_hash_run(walk *w, int64_t first, size_t n, const char *text,
+                   size_t len) {
+  walk_hasher *q = w->hasher;
+  if (q == NULL) {
+    hash_run(&w->hash, first, text, len);
+    hashed_inline(w, n);
+    return;
+  }
+  size_t size = (RUN_REC + len + 7) & ~(size_t)7;
+  hq_rec *r = size <= QCHUNK_BYTES ? reserve(q, size) : NULL;
+  if (r == NULL) {
+    drain(q);
+    hash_run(&q->hash, first, text, len);
+    return;
+  }
+  r->type = REC_RUN;
+  r->size = (uint32_t)size;
+  r->u.run.first = first;
+  r->u.run.len = len;
+  memcpy((char *)r + RUN_REC, text, len);
   commit(q, size);
 }
 

@@ -236,14 +236,20 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   memset(&e, 0, sizeof e);
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    e.name = NULL;
-    e.has_index = 0;
-    e.key.type = WIRE_V_NONE;
     if (lua_isinteger(L, -2)) {  /* first: the commonest key by far */
-      e.kind = "index";
-      e.has_index = 1;
-      e.index = (int64_t)lua_tointegerx(L, -2, NULL);
-    } else if (lua_type(L, -2) == LUA_TSTRING) {
+      /* consecutive ones (the array part, in order) go out as runs */
+      wire_value v;
+      if (walk_value(w, -1, &v) != 0) {
+        lua_pop(L, 2);
+        return -1;
+      }
+      walk_index(w, (int64_t)lua_tointegerx(L, -2, NULL), &v);
+      lua_pop(L, 1);
+      continue;
+    }
+    e.name = NULL;
+    e.key.type = WIRE_V_NONE;
+    if (lua_type(L, -2) == LUA_TSTRING) {
       e.kind = "field";
       e.name = lua_tolstring(L, -2, &e.name_len);  /* a string key: safe */
     } else {

@@ -15,8 +15,10 @@ WORK=$(mktemp -d /tmp/amber-e2e.XXXXXX)
 PIDS=()
 
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  local p i
+  # Machines first: an XS machine whose debugger vanishes while it is
+  # parked spins until killed.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -9 "${PIDS[$i]}" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
 }

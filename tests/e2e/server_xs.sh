@@ -18,7 +18,9 @@ fi
 
 start_server
 app=$ROOT/tests/xs/peer_app.js
-XSBUG_HOST=127.0.0.1:$MPORT timeout 30 "$xsnap" "$app" >"$WORK/xs.out" 2>&1 &
+# Started directly (not under timeout) so that a failed test kills xsnap
+# itself: left parked without its debugger, it would spin forever.
+XSBUG_HOST=127.0.0.1:$MPORT "$xsnap" "$app" >"$WORK/xs.out" 2>&1 &
 xs_pid=$!
 PIDS+=("$xs_pid")
 id=$(machine_id xsnap)
@@ -43,6 +45,7 @@ done
 get "/api/machines/$id" | jget locals | grep -q '"name":"y","value":"'"'"'why'"'"'"' ||
   fail "the toggled object's properties"
 expect_eq "$(code POST "/api/machines/$id/go")" 202 "go"
+for i in $(seq 200); do kill -0 "$xs_pid" 2>/dev/null || break; sleep 0.05; done
 rc=0
 wait "$xs_pid" || rc=$?
 expect_eq "$rc" 0 "xsnap exit status"

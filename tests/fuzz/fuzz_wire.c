@@ -3,7 +3,8 @@
 ** libFuzzer target for protocol/: any byte stream, fed in chunks whose sizes
 ** come from the input, must parse the same as when fed whole, never crash,
 ** stay within its memory bound, recover by resync, and render to text that
-** parses back to the same messages; and escaping any bytes must round-trip.
+** parses back to the same messages; edge runs must read back to what they
+** write; and escaping any bytes must round-trip.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,54 @@ typedef struct run {
   int check_records;
 } run;
 
+/* The edge hashed from its value's text equals the edge hashed from its
+** value: the reader's text is the one canonical spelling. */
+static void check_text_hash(const wire_edge *ed, const char *vtext, size_t vlen) {
+  wire_hash a, b;
+  char ha[17], hb[17];
+  wire_hash_init(&a);
+  wire_hash_init(&b);
+  wire_hash_edge(&a, ed);
+  wire_hash_edge_text(&b, ed, vtext, vlen);
+  wire_hash_hex(&a, ha);
+  wire_hash_hex(&b, hb);
+  CHECK(strcmp(ha, hb) == 0);
+}
+
+/* A run that reads whole has consecutive indices, at most WIRE_RUN_MAX
+** values, and writes back to exactly the text it came from. */
+static void check_run(const wire_elem *x) {
+  wire_run run;
+  wire_edge ed;
+  wire_buf again;
+  const char *why, *v;
+  size_t n = 0, vlen;
+  int64_t first;
+  int r;
+  if (wire_run_begin(x, &run, &why) != 0) return;
+  first = run.next;
+  wire_buf_init(&again);
+  wire_run_open(&again, run.kind, first);
+  while ((r = wire_run_next(&run, &ed)) > 0) {
+    CHECK(ed.has_index && ed.index == first + (int64_t)n);
+    CHECK(ed.name == NULL && ed.key.type == WIRE_V_NONE);
+    check_text_hash(&ed, run.vtext, run.vlen);
+    wire_run_value(&again, &ed.value);
+    n++;
+  }
+  CHECK(n <= WIRE_RUN_MAX);
+  if (r == 0) {
+    CHECK(n > 0);
+    wire_run_close(&again);
+    v = wire_get(x, "v", &vlen);
+    CHECK(v != NULL && !again.oom);
+    /* again holds '<r k="…" i="…" v="' + the values + '"/>' */
+    CHECK(again.len >= vlen + 3);
+    CHECK(memcmp(again.data + again.len - 3 - vlen, v, vlen) == 0);
+  }
+  wire_buf_free(&again);
+}
+
 static void read_records(const wire_elem *e) {
   wire_buf scratch;
   wire_node n;
@@ -33,6 +82,7 @@ static void read_records(const wire_elem *e) {
     if (strcmp(e->name, "graph") != 0) continue;
     for (c = e->children; c != NULL; c = c->next) {
       const wire_elem *x;
+      wire_edges it;
       if (wire_node_read(c, &n, &cont, &scratch, &why) == 0) {
         wire_hash h;
         char hex[17];
@@ -40,7 +90,14 @@ static void read_records(const wire_elem *e) {
         if (!cont) wire_hash_node(&h, &n);
         wire_hash_hex(&h, hex);
       }
-      for (x = c->children; x != NULL; x = x->next) (void)wire_edge_read(x, &ed, &why);
+      for (x = c->children; x != NULL; x = x->next) {
+        if (strcmp(x->name, "r") == 0) check_run(x);
+        else (void)wire_edge_read(x, &ed, &why);
+      }
+      /* <e> and <r> alike, runs expanded */
+      wire_edges_begin(c, &it);
+      while (wire_edges_next(&it, &ed) > 0)
+        if (it.vtext != NULL) check_text_hash(&ed, it.vtext, it.vlen);
     }
   }
   wire_buf_free(&scratch);

@@ -44,6 +44,7 @@ typedef struct tg_graph {
   int begun, ended, errored, bad;
   char bad_why[160];
   uint64_t end_nodes, end_edges, batches, continuations;
+  uint64_t runs;                /* <r> elements read */
   char hash[17], computed[17];
   char *error_text;
   char *reason, *label;
@@ -122,11 +123,16 @@ static inline void tg_read_graph(tg_graph *g, const wire_elem *graph) {
       nd->has_line = wn.has_line; nd->line = wn.line;
     }
     first = 0;
-    for (const wire_elem *ee = ne->children; ee; ee = ee->next) {
-      wire_edge we;
-      if (wire_edge_read(ee, &we, &why) != 0) { tg_fail(g, why ? why : "bad edge"); continue; }
+    /* <e> and runs <r> alike, runs expanded into their edges */
+    wire_edges it;
+    wire_edge we;
+    int r;
+    wire_edges_begin(ne, &it);
+    while ((r = wire_edges_next(&it, &we)) != 0) {
+      if (r < 0) { tg_fail(g, it.why ? it.why : "bad edge"); break; }
       tg_add_edge(nd, &we);
     }
+    for (const wire_elem *ee = ne->children; ee; ee = ee->next) g->runs += ee->name[0] == 'r';
   }
   wire_buf_free(&scratch);
 }

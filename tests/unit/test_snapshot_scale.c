@@ -70,9 +70,12 @@ static int scan_message(void *ud, const wire_msg *m) {
         c->protos += strcmp(n.kind, "proto") == 0;
         wire_hash_node(&c->hash, &n);
       }
-      for (const wire_elem *ee = ne->children; ee; ee = ee->next) {
-        wire_edge e;
-        if (wire_edge_read(ee, &e, &why) != 0) { c->bad = 1; continue; }
+      wire_edges edges;
+      wire_edge e;
+      int r;
+      wire_edges_begin(ne, &edges);
+      while ((r = wire_edges_next(&edges, &e)) != 0) {
+        if (r < 0) { c->bad = 1; break; }
         wire_hash_edge(&c->hash, &e);
         scan_edge(c, &n, &e);
       }

@@ -472,7 +472,7 @@ static void test_unknown_root_is_a_clear_error(void **state) {
 static void test_small_batches_split_nodes_with_continuations(void **state) {
   (void)state;
   lua_State *L = tg_state();
-  tg_run(L, "big = {}; for i = 1, 5000 do big[i] = i * 2 end");
+  tg_run(L, "big = {}; for i = 1, 20000 do big[i] = i * 2 end");
   const char *roots[] = {"globals"};
   alua_request req;
   memset(&req, 0, sizeof req);
@@ -486,8 +486,12 @@ static void test_small_batches_split_nodes_with_continuations(void **state) {
   assert_true(g.batches > 10);
   assert_true(g.continuations > 10);
   tg_node *big = tg_path(&g, "globals", "big");
-  assert_int_equal(big->nedges, 5000);
+  assert_int_equal(big->nedges, 20000);
   assert_int_equal(tg_edge_index(big, "index", 4321)->value.u.i, 8642);
+  /* the array travels as runs, and a run ends where its batch is full */
+  assert_true(g.runs >= g.continuations);
+  for (int64_t i = 1; i <= 20000; i++)
+    assert_true(tg_edge_index(big, "index", i)->value.u.i == 2 * i);
   wire_buf_free(&out);
   tg_free(&g);
   lua_close(L);

@@ -120,6 +120,27 @@ static inline void ts_edge(tstream *t, wire_edge e) {
   t->edges++;
 }
 
+/* A run of n "index" edges with indices first, first+1 … and values v, as
+** an agent sends consecutive integer keys (docs/protocol.md 5.4); hashed
+** and counted as the n edges it stands for. */
+static inline void ts_run(tstream *t, int64_t first, const wire_value *v,
+                          size_t n) {
+  assert_true(t->in_node && n > 0);
+  wire_run_open(&t->b, "index", first);
+  for (size_t i = 0; i < n; i++) {
+    wire_edge e;
+    memset(&e, 0, sizeof e);
+    e.kind = "index";
+    e.index = first + (int64_t)i;
+    e.has_index = 1;
+    e.value = v[i];
+    wire_run_value(&t->b, &v[i]);
+    wire_hash_edge(&t->h, &e);
+  }
+  wire_run_close(&t->b);
+  t->edges += n;
+}
+
 /* End the current graph message; an open node continues in the next. */
 static inline void ts_batch(tstream *t) {
   int open = t->in_node;

@@ -151,6 +151,23 @@ static void test_raw_mode_never_prints_a_control_byte(void **state) {
     if ((unsigned char)r.out[i] < 0x20 && r.out[i] != '\n') fail_msg("control byte in output");
 }
 
+/* An edge run stays one element in the rendering: as compact as it
+** travelled, and it reads back to the same edges. */
+static void test_edge_runs_are_shown_as_sent(void **state) {
+  static const char s[] =
+    "\r\n<xsbug><graph id=\"1\" seq=\"0\"><n i=\"1\" k=\"table\">"
+    "<r k=\"index\" i=\"1\" v=\"i:10 @2 f:0x1p-1 nil\"/><e k=\"field\" n=\"x\" v=\"true\"/>"
+    "</n></graph></xsbug>\r\n";
+  result r;
+  (void)state;
+  run_tool(&r, "", s, sizeof s - 1);
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out,
+    "2 142 <xsbug><graph id=\"1\" seq=\"0\"><n i=\"1\" k=\"table\">"
+    "<r k=\"index\" i=\"1\" v=\"i:10 @2 f:0x1p-1 nil\"/><e k=\"field\" n=\"x\" v=\"true\"/>"
+    "</n></graph></xsbug>\n");
+}
+
 static void test_help_and_usage_errors(void **state) {
   result r;
   char cmd[2 * PATH_MAX];
@@ -175,6 +192,7 @@ int main(void) {
     cmocka_unit_test(test_errors_stop_the_reading_unless_resync),
     cmocka_unit_test(test_truncated_capture_is_an_error_at_its_end),
     cmocka_unit_test(test_raw_mode_never_prints_a_control_byte),
+    cmocka_unit_test(test_edge_runs_are_shown_as_sent),
     cmocka_unit_test(test_help_and_usage_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
