@@ -2,8 +2,7 @@
 # amber-lua under valgrind: attached to a real server it is snapshotted while
 # it runs, writes a snapshot to a capture file, restores that capture into a
 # fresh state, and dies of an uncaught error that is captured post-mortem to
-# the server —
-# with no leak and no memory error in the agent.
+# the server — with no leak and no memory error in the agent.
 source "$(dirname "$0")/server_lib.bash"
 LUA=$B/amber-lua
 command -v valgrind >/dev/null || fail "valgrind is not installed (.ci/deps installs it)"
