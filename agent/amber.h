@@ -45,6 +45,8 @@ typedef struct amber_options {
                                 amber-crash-<pid>.xsbug in the cwd */
   int trust_bytecode;        /* let the server restore graphs that carry
                                 function bytecode (0: refused) */
+  int allow_run;             /* announce `run` and run the server's <run>
+                                code at amber_serve / amber_poll (0) */
   int verbose;               /* report connection changes on stderr (0) */
 } amber_options;
 
@@ -61,8 +63,9 @@ amber_agent *amber_attach(lua_State *L, const char *address,
 /* The agent attached to L's state, or NULL. */
 amber_agent *amber_get(lua_State *L);
 /* Serve the connection once without blocking: reconnect when due, send
-** queued bytes, run commands that arrived. Hosts with poll_signal and
-** hook_count 0 call it from their own loop. Returns 1 while connected. */
+** queued bytes, run commands that arrived (and a queued <run>, with
+** allow_run). Hosts with poll_signal and hook_count 0 call it from their
+** own loop. Returns 1 while connected. */
 int amber_poll(amber_agent *a);
 /* 1 while logged in to a server, else 0. */
 int amber_connected(const amber_agent *a);
@@ -79,6 +82,11 @@ int amber_break(amber_agent *a, lua_State *L, int level, const char *message);
 /* Flush for up to flush_ms, close the connection, remove hooks and the
 ** print wrapper, and free the agent. */
 void amber_detach(amber_agent *a);
+/* Be an idle VM that serves the server: block on the connection, handling
+** commands (restore, run, snapshot …) until <logout/> (returns 0; a is
+** then freed), the connection is lost after a login (returns 1; a lives
+** on), or no connection came up within connect_ms (returns -1). */
+int amber_serve(amber_agent *a, unsigned connect_ms);
 
 /* ---- snapshots ---------------------------------------------------------- */
 

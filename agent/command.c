@@ -25,6 +25,7 @@ static const struct { const char *name; enum acmd_kind kind; } names[] = {
   { "restore", ACMD_RESTORE },
   { "graph", ACMD_RESTORE },
   { "restore-end", ACMD_RESTORE },
+  { "run", ACMD_RUN },
 };
 
 int acmd_parse_id(const char *s, size_t n, uint64_t *id) {
@@ -101,6 +102,21 @@ int acmd_decode(const wire_elem *e, acmd *c, const char **why) {
   case ACMD_SNAPSHOT:
     if (wire_get_u64(e, "id", &c->id) != 0) {
       *why = "snapshot request without a numeric id";
+      return -1;
+    }
+    return 0;
+  case ACMD_RUN:
+    if (wire_get_u64(e, "id", &c->id) != 0) {
+      *why = "run request without a numeric id";
+      return -1;
+    }
+    c->code = wire_get(e, "code", &c->code_len);
+    if (c->code == NULL) {
+      *why = "run request without a code attribute";
+      return -1;
+    }
+    if (c->code_len > ACMD_MAX_CODE) {
+      *why = "run request with more than 1 MiB of code";
       return -1;
     }
     return 0;

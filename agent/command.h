@@ -2,7 +2,7 @@
 ** command.h
 ** Debugger-to-machine commands decoded from parsed wire items: the xsbug
 ** core (go, step, breakpoints, select, toggle …) and amber's snapshot
-** request. VM-neutral; internal to agent/.
+** and run requests. VM-neutral; internal to agent/.
 */
 #ifndef AMBER_COMMAND_H
 #define AMBER_COMMAND_H
@@ -15,6 +15,7 @@
 #define ACMD_MAX_ROOTS 64
 #define ACMD_MAX_EXITS 1024
 #define ACMD_MAX_LABEL 1024
+#define ACMD_MAX_CODE (1u << 20) /* bytes of Lua source in one <run> */
 
 enum acmd_kind {
   ACMD_UNKNOWN = 0,
@@ -24,7 +25,8 @@ enum acmd_kind {
   ACMD_SET_ALL_BREAKPOINTS,
   ACMD_SELECT, ACMD_TOGGLE,
   ACMD_SNAPSHOT,
-  ACMD_RESTORE               /* restore, graph, restore-end (section 5.5) */
+  ACMD_RESTORE,              /* restore, graph, restore-end (section 5.5) */
+  ACMD_RUN                   /* run code in the VM (section 5.7) */
 };
 
 /* One command. Pointers borrow from the item and live as long as it. */
@@ -33,7 +35,8 @@ typedef struct acmd {
   const wire_elem *elem;     /* the item itself */
   const char *path; size_t path_len; /* breakpoints */
   int64_t line;
-  uint64_t id;               /* select/toggle: the @HEX id; snapshot: id */
+  uint64_t id;               /* select/toggle: the @HEX id; snapshot, run: id */
+  const char *code; size_t code_len; /* run: the source (may hold NULs) */
 } acmd;
 
 /* Decode one item. Returns 0, or -1 with a reason in *why for an item that

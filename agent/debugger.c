@@ -97,7 +97,23 @@ static void note(const adbg *d, const char *what, const char *why) {
                           what, why);
 }
 
+void adbg_run_done(adbg *d, uint64_t id, int ok, const char *text,
+                   size_t len) {
+  wire_msg_begin(&d->msg);
+  wire_open(&d->msg, "run-done");
+  wire_attr_u64(&d->msg, "id", id);
+  wire_attr_i64(&d->msg, "ok", ok ? 1 : 0);
+  wire_open_end(&d->msg);
+  wire_text(&d->msg, text, len);
+  wire_close(&d->msg, "run-done");
+  wire_msg_end(&d->msg);
+  adbg_send(d, &d->msg);
+}
+
 /* ---- commands ------------------------------------------------------- */
+
+#define RUN_REFUSED "this machine runs no code for the debugger (its login " \
+  "did not announce the run feature; start a VM for it with amber-lua --serve)"
 
 static void resume(adbg *d, enum adbg_step step) {
   if (d->park == ADBG_RUNNING) {
@@ -143,10 +159,11 @@ static void run_command(adbg *d, const wire_elem *e) {
   acmd c;
   const char *why = NULL;
   if (acmd_decode(e, &c, &why) != 0) {
-    if (c.kind == ACMD_SNAPSHOT) {
+    if (c.kind == ACMD_SNAPSHOT || c.kind == ACMD_RUN) {
       uint64_t id = 0;
       wire_get_u64(e, "id", &id);
-      send_error(d, "snapshot-error", id, why);
+      if (c.kind == ACMD_SNAPSHOT) send_error(d, "snapshot-error", id, why);
+      else adbg_run_done(d, id, 0, why, strlen(why));
     }
     note(d, e->name, why);
     return;
@@ -209,6 +226,10 @@ static void run_command(adbg *d, const wire_elem *e) {
                  "this agent cannot restore (its login did not announce the "
                  "restore feature)");
     }
+    break;
+  case ACMD_RUN:
+    if (d->vm->run) d->vm->run(d->vm_ud, &c);
+    else adbg_run_done(d, c.id, 0, RUN_REFUSED, strlen(RUN_REFUSED));
     break;
   case ACMD_UNKNOWN:
     note(d, e->name, "unknown command");

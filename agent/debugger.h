@@ -28,6 +28,9 @@ typedef struct adbg_vm {
   void (*snapshot)(void *vm, const acmd_snapshot *req, int parked);
   /* Restore messages (section 5.5), or NULL if the VM cannot restore. */
   void (*restore)(void *vm, const acmd *cmd);
+  /* A <run> request (section 5.7), or NULL if the VM runs no code. It
+  ** arrives inside the parser: the adapter queues it and answers later. */
+  void (*run)(void *vm, const acmd *cmd);
 } adbg_vm;
 
 enum adbg_step { ADBG_RUN = 0, ADBG_STEP_OVER, ADBG_STEP_INTO, ADBG_STEP_OUT };
@@ -67,6 +70,9 @@ void adbg_on_state(adbg *d, int up);
 enum aconn_state adbg_poll(adbg *d, int wait_ms);
 /* Queue a whole message from b (b is reset). */
 int adbg_send(adbg *d, wire_buf *b);
+/* Answer run request id: <run-done id ok>text</run-done>. */
+void adbg_run_done(adbg *d, uint64_t id, int ok, const char *text,
+                   size_t len);
 
 /* Park at a break: send <break>, then frames, local and global, and serve
 ** commands until go, a step, logout, or the connection goes. thread and

@@ -1,8 +1,10 @@
 /*
 ** bench_ingest.c
 ** Store ingest (protocol bytes -> wire_parser -> store_ingest -> SQLite) on
-** synthetic snapshots, against a bare SQLite bulk insert of the same rows,
-** each run in a child process that reports its time and peak RSS.
+** synthetic snapshots written as the agent writes them (arrays as edge
+** runs), against a bare SQLite bulk insert of the same rows, and against
+** the same snapshot with every edge as a single <e>; each run in a child
+** process that reports its time and peak RSS.
 ** Usage: bench_ingest [--quick] [--only store|bare|parse] [NAME-FILTER]
 ** (prints RESULT lines; --only runs one side, for profiling)
 */
@@ -132,7 +134,16 @@ typedef struct capture {
   wire_hash h;
   uint64_t nodes, edges, batch, cur;
   int in_node;
+  int runs;               /* write consecutive index edges as runs <r> */
+  unsigned run_len;       /* values in the open run, 0 if none */
+  int64_t run_next;       /* the index that continues it */
 } capture;
+
+/* End the open run, if any: before any other element. */
+static void cap_end_run(capture *c) {
+  if (c->run_len) wire_run_close(&c->b);
+  c->run_len = 0;
+}
 
 static void cap_flush(capture *c) {
   if (c->b.oom || fwrite(c->b.data, 1, c->b.len, c->f) != c->b.len) {
@@ -151,6 +162,7 @@ static void cap_open_graph(capture *c) {
 }
 
 static void cap_close_graph(capture *c) {
+  cap_end_run(c);
   if (c->in_node) wire_node_close(&c->b);
   wire_close(&c->b, "graph");
   wire_msg_end(&c->b);
@@ -167,6 +179,7 @@ static void cap_maybe_split(capture *c) {
 
 static void cap_node(sink *s, const wire_node *n) {
   capture *c = (capture *)s;
+  cap_end_run(c);
   cap_maybe_split(c);
   if (c->in_node) wire_node_close(&c->b);
   wire_node_open(&c->b, n);
@@ -176,21 +189,41 @@ static void cap_node(sink *s, const wire_node *n) {
   c->nodes++;
 }
 
+/* As the agent writes them: consecutive integer keys travel as runs,
+** which end at a gap, at WIRE_RUN_MAX values or where the batch is full. */
 static void cap_edge(sink *s, const wire_edge *e) {
   capture *c = (capture *)s;
-  cap_maybe_split(c);
-  wire_edge_write(&c->b, e);
+  int plain = c->runs && e->has_index && !e->name && e->key.type == WIRE_V_NONE &&
+              !strcmp(e->kind, "index");
+  if (plain && c->run_len && e->index == c->run_next && e->index < INT64_MAX &&
+      c->run_len < WIRE_RUN_MAX && c->b.len < BATCH) {
+    wire_run_value(&c->b, &e->value);
+    c->run_len++;
+  } else {
+    cap_end_run(c);
+    cap_maybe_split(c);
+    if (plain && e->index < INT64_MAX) {
+      wire_run_open(&c->b, "index", e->index);
+      wire_run_value(&c->b, &e->value);
+      c->run_len = 1;
+    } else {
+      wire_edge_write(&c->b, e);
+    }
+  }
+  if (c->run_len) c->run_next = e->index + 1;
   wire_hash_edge(&c->h, e);
   c->edges++;
 }
 
-/* Write the workload's snapshot as an agent would send it. */
-static void write_capture(const workload *wl, const char *path,
+/* Write the workload's snapshot as an agent would send it (runs=1), or
+** with every edge as a single <e>, as agents did before runs. */
+static void write_capture(const workload *wl, const char *path, int runs,
                           uint64_t *nodes, uint64_t *edges, uint64_t *bytes) {
   capture c;
   memset(&c, 0, sizeof c);
   c.base.node = cap_node;
   c.base.edge = cap_edge;
+  c.runs = runs;
   c.f = fopen(path, "wb");
   if (!c.f) {
     perror(path);
@@ -449,19 +482,25 @@ int main(int argc, char **argv) {
   for (size_t w = 0; w < sizeof workloads / sizeof *workloads; w++) {
     const workload *wl = &workloads[w];
     if (filter && !strstr(wl->name, filter)) continue;
-    char capture_path[256];
+    char capture_path[256], single_path[256];
     snprintf(capture_path, sizeof capture_path, "%s/%s.capture", dir, wl->name);
-    uint64_t nodes, edges, bytes;
-    write_capture(wl, capture_path, &nodes, &edges, &bytes);
+    snprintf(single_path, sizeof single_path, "%s/%s.single", dir, wl->name);
+    uint64_t nodes, edges, bytes, single_bytes;
+    write_capture(wl, capture_path, 1, &nodes, &edges, &bytes);
+    write_capture(wl, single_path, 0, &nodes, &edges, &single_bytes);
     int runs = quick ? 1 : wl->runs;
     double t_store[9], t_bare[9], c_store[9], c_bare[9], c_parse[9];
+    double c_single[9], c_single_parse[9];
     long hwm = 0, base = 0, bare_hwm = 0;
     for (int r = 0; r < runs; r++) {
       measure skip = {0, 0, 0, 0, 1};
       measure ms = only < 0 || only == RUN_STORE ? run(RUN_STORE, wl, capture_path, dir, r) : skip;
       measure mb = only < 0 || only == RUN_BARE ? run(RUN_BARE, wl, capture_path, dir, r) : skip;
       measure mp = only < 0 || only == RUN_PARSE ? run(RUN_PARSE, wl, capture_path, dir, r) : skip;
-      if (!ms.ok || !mb.ok || !mp.ok) {
+      /* the same graph with every edge as <e>: what runs saved, same run */
+      measure ss = only < 0 ? run(RUN_STORE, wl, single_path, dir, r) : skip;
+      measure sp = only < 0 ? run(RUN_PARSE, wl, single_path, dir, r) : skip;
+      if (!ms.ok || !mb.ok || !mp.ok || !ss.ok || !sp.ok) {
         fprintf(stderr, "bench_ingest: %s: run %d failed\n", wl->name, r);
         failed = 1;
         break;
@@ -471,6 +510,8 @@ int main(int argc, char **argv) {
       c_store[r] = ms.cpu_ms;
       c_bare[r] = mb.cpu_ms;
       c_parse[r] = mp.cpu_ms;
+      c_single[r] = ss.cpu_ms;
+      c_single_parse[r] = sp.cpu_ms;
       if (ms.hwm_kb > hwm) hwm = ms.hwm_kb, base = ms.base_kb;
       if (mb.hwm_kb > bare_hwm) bare_hwm = mb.hwm_kb;
     }
@@ -496,6 +537,13 @@ int main(int argc, char **argv) {
            wl->name, edges / (s / 1e3));
     printf("RESULT name=%s metric=peak_rss value=%.1f unit=MB baseline=%.1f\n",
            wl->name, hwm / 1024.0, bare_hwm / 1024.0);
+    double csingle = median(c_single, runs), cpsingle = median(c_single_parse, runs);
+    if (only < 0)
+      printf("RESULT name=%s metric=cpu_time_vs_single_edges value=%.1f unit=ms "
+             "baseline=%.1f better=lower\n", wl->name, cs, csingle);
+    printf("RESULT name=%s metric=protocol_bytes_vs_single_edges value=%llu "
+           "unit=bytes baseline=%llu better=lower\n", wl->name,
+           (unsigned long long)bytes, (unsigned long long)single_bytes);
     fprintf(stderr, "bench_ingest: %s (%s): %llu nodes, %llu edges, %.1f MB of "
             "protocol; ingest %.1f ms wall, %.1f ms CPU = parse %.1f + store "
             "%.1f; bare SQLite insert of the same rows %.1f ms CPU (store "
@@ -503,7 +551,12 @@ int main(int argc, char **argv) {
             wl->name, wl->what, (unsigned long long)nodes,
             (unsigned long long)edges, bytes / 1e6, s, cs, cp, cs - cp, cb,
             cb > 0 ? (cs - cp) / cb : 0, hwm / 1024.0, base / 1024.0);
+    if (only < 0)
+      fprintf(stderr, "bench_ingest: %s as single <e> edges (no runs): %.1f MB, "
+              "%.1f ms CPU = parse %.1f + store %.1f\n", wl->name,
+              single_bytes / 1e6, csingle, cpsingle, csingle - cpsingle);
     unlink(capture_path);
+    unlink(single_path);
   }
   rmdir(dir);
   return failed;

@@ -1,9 +1,11 @@
 /*
 ** bench_wire.c
 ** Benchmarks of protocol/: the writer encoding a snapshot-shaped graph
-** (against a plain snprintf writer producing the same bytes) and the
+** (against a plain snprintf writer producing the same bytes), the
 ** incremental parser reading the ~50 MB stream (against expat alone, with
-** no-op handlers, over the same bytes). Prints RESULT lines (bench/README.md).
+** no-op handlers, over the same bytes), and a run-heavy stream of big
+** arrays read as edge runs against the same graph as single edges.
+** Prints RESULT lines (bench/README.md).
 */
 #include <expat.h>
 #include <stdint.h>
@@ -415,6 +417,185 @@ static double parse_ingest(const wire_buf *s, ingest *g) {
   return t0;
 }
 
+static double median(double *v, int n);
+
+/* ---- a run-heavy workload: big arrays ----------------------------------- */
+
+/* 250 arrays of 4000 entries (mostly integers, some floats and references),
+** the shape of `data = {} for i = 1, N do data[i] = i end`: 1e6 index edges,
+** written as edge runs <r> as the agent does, or as single <e> edges. */
+#define ARRAYS 250
+#define ARRAY_LEN 4000
+
+static wire_value array_value(size_t a, size_t i) {
+  wire_value v;
+  memset(&v, 0, sizeof v);
+  if (i % 8 == 0) { v.type = WIRE_V_REF; v.u.ref = 1 + (a * 7 + i) % ARRAYS; }
+  else if (i % 8 == 1) { v.type = WIRE_V_FLOAT; v.u.f = (double)i / 8.0; }
+  else { v.type = WIRE_V_INT; v.u.i = (int64_t)(a * ARRAY_LEN + i); }
+  return v;
+}
+
+/* Batches of BATCH bytes, as the agent cuts them: a run ends where its
+** batch is full, and the node goes on in a continuation. */
+static void encode_arrays(wire_buf *b, int runs) {
+  size_t a, i, batch_start;
+  uint64_t seq = 0;
+  wire_node n;
+  wire_edge e;
+  memset(&n, 0, sizeof n);
+  memset(&e, 0, sizeof e);
+  n.kind = "table";
+  n.has_size = 1;
+  n.size = 56 + 16 * ARRAY_LEN;
+  e.kind = "index";
+  e.has_index = 1;
+  wire_msg_begin(b);
+  wire_open(b, "graph");
+  wire_attr_u64(b, "id", 1);
+  wire_attr_u64(b, "seq", seq++);
+  wire_open_end(b);
+  batch_start = b->len;
+  for (a = 0; a < ARRAYS; a++) {
+    size_t in_run = 0;
+    n.id = a + 1;
+    wire_node_open(b, &n);
+    for (i = 0; i < ARRAY_LEN; i++) {
+      wire_value v = array_value(a, i);
+      if (b->len - batch_start >= BATCH) {
+        if (in_run) wire_run_close(b);
+        in_run = 0;
+        wire_node_close(b);
+        wire_close(b, "graph");
+        wire_msg_end(b);
+        wire_msg_begin(b);
+        wire_open(b, "graph");
+        wire_attr_u64(b, "id", 1);
+        wire_attr_u64(b, "seq", seq++);
+        wire_open_end(b);
+        batch_start = b->len;
+        wire_node_continue(b, n.id);
+      }
+      if (!runs) {
+        e.index = (int64_t)i + 1;
+        e.value = v;
+        wire_edge_write(b, &e);
+        continue;
+      }
+      if (in_run == WIRE_RUN_MAX) {
+        wire_run_close(b);
+        in_run = 0;
+      }
+      if (in_run == 0) wire_run_open(b, "index", (int64_t)i + 1);
+      wire_run_value(b, &v);
+      in_run++;
+    }
+    if (in_run) wire_run_close(b);
+    wire_node_close(b);
+  }
+  wire_close(b, "graph");
+  wire_msg_end(b);
+}
+
+/* Read every edge, runs expanded, and hash it, as the store's ingest does. */
+static int on_arrays(void *ud, const wire_msg *m) {
+  ingest *g = ud;
+  const wire_elem *n;
+  wire_node node;
+  wire_edge edge;
+  wire_edges it;
+  const char *why;
+  int cont, r;
+  for (n = m->items->children; n != NULL; n = n->next) {
+    if (wire_node_read(n, &node, &cont, &g->scratch, &why) != 0) {
+      fprintf(stderr, "bench_wire: bad node: %s\n", why);
+      exit(1);
+    }
+    if (!cont) wire_hash_node(&g->hash, &node);
+    g->nodes += !cont;
+    wire_edges_begin(n, &it);
+    while ((r = wire_edges_next(&it, &edge)) > 0) {
+      wire_hash_edge_text(&g->hash, &edge, it.vtext, it.vlen);
+      g->edges++;
+    }
+    if (r < 0) {
+      fprintf(stderr, "bench_wire: bad edge: %s\n", it.why);
+      exit(1);
+    }
+  }
+  return 0;
+}
+
+static double read_arrays(const wire_buf *s, char hex[17]) {
+  ingest g;
+  wire_parser *p;
+  size_t off;
+  double t0;
+  memset(&g, 0, sizeof g);
+  wire_buf_init(&g.scratch);
+  wire_hash_init(&g.hash);
+  p = wire_parser_new(NULL, on_arrays, &g);
+  t0 = now();
+  for (off = 0; off < s->len; off += CHUNK) {
+    size_t n = s->len - off < CHUNK ? s->len - off : CHUNK;
+    if (wire_parser_feed(p, s->data + off, n) != WIRE_OK) exit(1);
+  }
+  if (wire_parser_finish(p) != WIRE_OK) exit(1);
+  t0 = now() - t0;
+  wire_parser_free(p);
+  wire_buf_free(&g.scratch);
+  if (g.nodes != ARRAYS || g.edges != (uint64_t)ARRAYS * ARRAY_LEN) {
+    fprintf(stderr, "bench_wire: arrays read back as %llu nodes, %llu edges\n",
+            (unsigned long long)g.nodes, (unsigned long long)g.edges);
+    exit(1);
+  }
+  wire_hash_hex(&g.hash, hex);
+  return t0;
+}
+
+/* Runs against single edges, both measured here on the same graph. */
+static void bench_arrays(void) {
+  wire_buf runs, single;
+  double t_wr[RUNS], t_ws[RUNS], t_rr[RUNS], t_rs[RUNS];
+  double edges = (double)ARRAYS * ARRAY_LEN;
+  char hr[17], hs[17];
+  int r;
+  wire_buf_init(&runs);
+  wire_buf_init(&single);
+  for (r = 0; r < RUNS; r++) {
+    double t0;
+    wire_buf_reset(&runs);
+    t0 = now();
+    encode_arrays(&runs, 1);
+    t_wr[r] = now() - t0;
+    wire_buf_reset(&single);
+    t0 = now();
+    encode_arrays(&single, 0);
+    t_ws[r] = now() - t0;
+  }
+  if (runs.oom || single.oom) { fprintf(stderr, "bench_wire: out of memory\n"); exit(2); }
+  for (r = 0; r < RUNS; r++) {
+    t_rr[r] = read_arrays(&runs, hr);
+    t_rs[r] = read_arrays(&single, hs);
+  }
+  /* the hash is over the expanded edges: both forms must agree */
+  if (strcmp(hr, hs) != 0) {
+    fprintf(stderr, "bench_wire: runs hash to %s, single edges to %s\n", hr, hs);
+    exit(1);
+  }
+  fprintf(stderr, "bench_wire: arrays: %.0f edges; %.1f MB as runs, %.1f MB as single "
+          "edges; read %.1f ms vs %.1f ms\n", edges, (double)runs.len / 1e6,
+          (double)single.len / 1e6, median(t_rr, RUNS) * 1e3, median(t_rs, RUNS) * 1e3);
+  printf("RESULT name=wire_runs_write metric=encode_edges value=%.0f unit=edges/s baseline=%.0f target= better=higher\n",
+         edges / median(t_wr, RUNS), edges / median(t_ws, RUNS));
+  printf("RESULT name=wire_runs_read metric=parse_and_read_edges value=%.0f unit=edges/s baseline=%.0f target=2 better=higher\n",
+         edges / median(t_rr, RUNS), edges / median(t_rs, RUNS));
+  printf("RESULT name=wire_runs_bytes metric=stream_bytes value=%zu unit=bytes baseline=%zu target=0.5 better=lower\n",
+         runs.len, single.len);
+  wire_buf_free(&runs);
+  wire_buf_free(&single);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -498,5 +679,6 @@ int main(void) {
   free(w.nodes); free(w.edges); free(w.first_edge); free(w.pool);
   wire_buf_free(&amber);
   wire_buf_free(&naive);
+  bench_arrays();
   return 0;
 }

@@ -48,24 +48,39 @@ static void feed_word(wire_hash *h, uint64_t w) {
   h->pending = w >> (64 - 8 * np);
 }
 
+/* The state stays in locals while a field's words go in: the stores to
+** *h could otherwise alias the bytes being read. */
 static void feed(wire_hash *h, const void *p, size_t n) {
   const unsigned char *s = p;
-  uint64_t w = 0;
-  unsigned np, k;
-  for (; n >= 8; s += 8, n -= 8) feed_word(h, load8(s));
-  if (n == 0) return;
-  /* the last 1-7 bytes as one partial word, merged with what is pending */
-  for (k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
-  np = h->npending;
-  if (np + n < 8) {
-    h->pending |= w << (8 * np);
-    h->npending = np + (unsigned)n;
-    return;
+  uint64_t x = h->h, pend = h->pending, w = 0;
+  unsigned np = h->npending, k;
+  if (np == 0) {
+    for (; n >= 8; s += 8, n -= 8) x = mix(x, load8(s));
+  } else {
+    unsigned sh = 8 * np;
+    for (; n >= 8; s += 8, n -= 8) {
+      w = load8(s);
+      x = mix(x, pend | w << sh);
+      pend = w >> (64 - sh);
+    }
   }
-  /* np > 0 here, since n < 8: both shifts are below 64 */
-  h->h = mix(h->h, h->pending | w << (8 * np));
-  h->pending = w >> (64 - 8 * np);
-  h->npending = np + (unsigned)n - 8;
+  if (n > 0) {
+    /* the last 1-7 bytes as one partial word, merged with what is pending */
+    w = 0;
+    for (k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
+    if (np + n < 8) {
+      pend |= w << (8 * np);
+      np += (unsigned)n;
+    } else {
+      /* np > 0 here, since n < 8: both shifts are below 64 */
+      x = mix(x, pend | w << (8 * np));
+      pend = w >> (64 - 8 * np);
+      np = np + (unsigned)n - 8;
+    }
+  }
+  h->h = x;
+  h->pending = pend;
+  h->npending = np;
 }
 
 static void feed_len(wire_hash *h, uint64_t len) { feed_word(h, len); }

@@ -24,6 +24,7 @@ static const command commands[] = {
   { "frames", cli_frames, "show the stack and locals of a break or crash snapshot" },
   { "import", cli_import, "import a capture file" },
   { "export", cli_export, "export a snapshot as JSON lines or Graphviz DOT" },
+  { "restore", cli_restore, "restore a snapshot into fresh VMs; run code or inspect" },
   { "summary", amber_cmd_summary, "count, shallow and retained size by type" },
   { "top", amber_cmd_top, "the objects that keep the most memory alive" },
   { "path", amber_cmd_path, "the shortest paths from the roots to a node" },

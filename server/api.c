@@ -91,14 +91,19 @@ static void api_index(api_ctx *c, api_response *rs) {
   json_object_begin(&w);
   json_kv_str(&w, "service", "amber");
   json_kv_uint(&w, "machines", session_hub_count(c->hub));
+  json_kv_str(&w, "machine_host", c->machine_host);
+  json_keyz(&w, "machine_port");
+  if (c->machine_port > 0) json_int(&w, c->machine_port);
+  else json_null(&w);
   json_keyz(&w, "endpoints");
   json_array_begin(&w);
   static const char *const eps[] = {
     "GET /api/machines", "GET /api/machines/:id", "GET /api/machines/:id/log",
-    "POST /api/machines/:id/snapshot",
-    "POST /api/machines/:id/{go,step,step-inside,step-outside,abort,select,toggle,breakpoints}",
+    "POST /api/machines/:id/snapshot", "POST /api/machines/:id/run",
+    "POST /api/machines/:id/{go,step,step-inside,step-outside,abort,logout,select,toggle,breakpoints}",
     "GET /api/requests", "GET /api/requests/:id", "GET /api/snapshots",
-    "GET /api/snapshots/:id", "GET /api/snapshots/:id/nodes/:nid",
+    "GET /api/snapshots/:id", "POST /api/snapshots/:id/restore",
+    "GET /api/snapshots/:id/nodes/:nid",
     "GET /api/snapshots/:id/node?path=", "GET /api/snapshots/:id/nodes/:nid/children",
     "GET /api/snapshots/:id/nodes/:nid/retainers", "GET /api/snapshots/:id/search",
     "GET /api/snapshots/:id/frames", "GET /api/snapshots/:id/summary",

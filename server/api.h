@@ -44,6 +44,8 @@ typedef struct api_response {
 typedef struct api_ctx {
   session_hub *hub;
   store *st;
+  const char *machine_host;    /* where machines connect (GET /api says) */
+  int machine_port;
 } api_ctx;
 
 /* Answer one request into rs (rs->body initialised by the call). */
@@ -71,6 +73,9 @@ void api_requests(api_ctx *c, const api_request *rq, api_response *rs,
                   char **seg, int nseg);
 void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
                    char **seg, int nseg);
+/* POST /api/snapshots/:id/restore {"machine", "mode", "run"}. */
+void api_restore(api_ctx *c, const api_request *rq, api_response *rs,
+                 int64_t snap);
 
 /* Heap analysis (api_analysis.c): what is "summary" or "top" of a
 ** snapshot, "dominators" or "paths" of a node; diff and leaks take their

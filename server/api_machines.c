@@ -1,7 +1,8 @@
 /*
 ** api_machines.c
 ** /api/machines and /api/requests: connected machines, their debugger
-** state and log, commands relayed to them, and snapshot requests.
+** state and log, commands relayed to them, snapshot requests, and
+** restores (POST /api/snapshots/:id/restore) and runs.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -98,6 +99,63 @@ static void post_snapshot(api_ctx *c, const api_request *rq, api_response *rs,
   rs->status = 202;
 }
 
+/* The reply to an accepted restore or run: the request. */
+static void accepted(api_ctx *c, api_response *rs, uint64_t req) {
+  json_writer w;
+  json_init(&w, &rs->body);
+  session_request_json(c->hub, req, &w);
+  rs->status = 202;
+}
+
+static void post_run(api_ctx *c, const api_request *rq, api_response *rs,
+                     uint64_t id) {
+  int bad;
+  json_doc *d = body_json(rq, rs, &bad);
+  if (bad) return;
+  const json_value *code = json_get(d ? json_root(d) : NULL, "code");
+  if (!code || code->type != JSON_STRING) {
+    api_error(rs, 400, "\"code\" must be a string of Lua source",
+              "e.g. {\"code\":\"return counter()\"}");
+    json_doc_free(d);
+    return;
+  }
+  char err[400];
+  uint64_t req = 0;
+  int st = session_run(c->hub, id, code->str, code->len, &req, err, sizeof err);
+  json_doc_free(d);
+  if (st != SESSION_ACCEPTED) { session_reply(rs, st, err); return; }
+  accepted(c, rs, req);
+}
+
+void api_restore(api_ctx *c, const api_request *rq, api_response *rs,
+                 int64_t snap) {
+  int bad;
+  json_doc *d = body_json(rq, rs, &bad);
+  if (bad) return;
+  const json_value *o = d ? json_root(d) : NULL;
+  const json_value *code = json_get(o, "run");
+  const char *mode = json_get_str(o, "mode");
+  int64_t machine = -1;
+  if (json_get_i64(o, "machine", -1, &machine) || machine < 0 ||
+      (json_get(o, "mode") && (!mode || (strcmp(mode, "merge") && strcmp(mode, "replace")))) ||
+      (code && code->type != JSON_STRING)) {
+    api_error(rs, 400, "a restore needs {\"machine\": ID} (a connected machine's "
+              "id), \"mode\" \"merge\" or \"replace\" if given, and \"run\" a "
+              "string of Lua source if given",
+              "e.g. {\"machine\":3,\"mode\":\"merge\",\"run\":\"return counter()\"}");
+    json_doc_free(d);
+    return;
+  }
+  session_restore_args a = { snap, mode && strcmp(mode, "replace") == 0,
+                             code ? code->str : NULL, code ? code->len : 0 };
+  char err[600];
+  uint64_t req = 0;
+  int st = session_restore(c->hub, (uint64_t)machine, &a, &req, err, sizeof err);
+  json_doc_free(d);
+  if (st != SESSION_ACCEPTED) { session_reply(rs, st, err); return; }
+  accepted(c, rs, req);
+}
+
 static void post_command(api_ctx *c, const api_request *rq, api_response *rs,
                          uint64_t id, const char *cmd) {
   int bad;
@@ -157,6 +215,7 @@ void api_machines(api_ctx *c, const api_request *rq, api_response *rs,
     return;
   }
   if (strcmp(seg[1], "snapshot") == 0) post_snapshot(c, rq, rs, id);
+  else if (strcmp(seg[1], "run") == 0) post_run(c, rq, rs, id);
   else post_command(c, rq, rs, id, seg[1]);
 }
 

@@ -333,6 +333,17 @@ static void frames(api_ctx *c, api_response *rs, int64_t snap) {
 
 void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
                    char **seg, int nseg) {
+  if (nseg == 2 && strcmp(seg[1], "restore") == 0) {
+    int64_t snap;
+    if (strcmp(rq->method, "POST") != 0) {
+      api_error(rs, 405, "a restore is asked with POST", NULL);
+    } else if (parse_num(seg[0], &snap)) {
+      api_error(rs, 404, "snapshot ids are numbers", "GET /api/snapshots lists them");
+    } else {
+      api_restore(c, rq, rs, snap);
+    }
+    return;
+  }
   if (strcmp(rq->method, "GET") != 0) {
     api_error(rs, 405, "snapshots are read with GET", NULL);
     return;

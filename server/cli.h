@@ -30,6 +30,7 @@ int cli_frames(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_wire(int argc, char **argv);
+int cli_restore(int argc, char **argv);
 
 /* Defaults, from the environment when set: AMBER_DB, AMBER_SERVER,
 ** AMBER_TOKEN. */

@@ -190,6 +190,7 @@ int serve_run(const serve_options *o) {
   session_config sc;
   memset(&sc, 0, sizeof sc);
   sc.st = sv.writer;
+  sc.reader = sv.reader;
   sc.io.want_write = io_want_write;
   sc.io.pause = io_pause;
   sc.io.drop = io_drop;
@@ -204,6 +205,8 @@ int serve_run(const serve_options *o) {
   if (!sv.hub) { fprintf(stderr, "amber serve: out of memory\n"); goto out; }
   sv.api.hub = sv.hub;
   sv.api.st = sv.reader;
+  sv.api.machine_host = o->machine_host;
+  sv.api.machine_port = o->machine_port;
 
   lws_set_log_level(o->quiet ? LLL_ERR : (LLL_ERR | LLL_WARN), lws_log_line);
   struct lws_context_creation_info info;

@@ -87,10 +87,7 @@ void session_hub_free(session_hub *h) {
   session_request *r = h->requests;
   while (r) {
     session_request *next = r->next;
-    sbytes_free(&r->machine);
-    sbytes_free(&r->label);
-    free(r->error);
-    free(r);
+    request_free(r);
     r = next;
   }
   free(h);
@@ -107,6 +104,7 @@ static int on_message(void *ud, const wire_msg *m) {
              strcmp(it->name, "snapshot-error") == 0)
       request_on_end(s, it);
     session_on_item(s, it);
+    if (s->restoring) restore_on_item(s, it);
     if (store_ingest_wants(it)) {
       /* Failures end that snapshot only (the done callback reports them);
       ** the machine stays connected. */
@@ -184,11 +182,19 @@ void session_output_done(session *s, size_t n) {
     wire_buf_reset(&s->out);
     s->out_off = 0;
   }
+  /* A restore streams as the socket drains: the next batches now. */
+  if (s->restoring) restore_pump(s);
 }
 
 void session_send(session *s, const wire_buf *cmd) {
   if (s->out_off > 0 && s->out_off == s->out.len) {
     wire_buf_reset(&s->out);
+    s->out_off = 0;
+  } else if (s->out_off > 0 && s->out_off >= s->out.len / 2) {
+    /* A queue that never empties (a restore keeps it topped up) would
+    ** otherwise keep every byte ever sent. */
+    memmove(s->out.data, s->out.data + s->out_off, s->out.len - s->out_off);
+    s->out.len -= s->out_off;
     s->out_off = 0;
   }
   wire_buf_put(&s->out, cmd->data, cmd->len);
@@ -243,6 +249,20 @@ void session_hub_tick(session_hub *h, uint64_t now_ms) {
   for (session_request *r = h->requests; r; r = r->next) {
     if (!r->s) continue;
     uint64_t idle = now_ms - r->activity_ms;
+    if (r->kind != REQUEST_SNAPSHOT) {
+      /* Code may run as long as it likes (a resumed main loop); a restore
+      ** must keep moving. */
+      if ((r->state == REQUEST_SENT || r->state == REQUEST_RESTORING) &&
+          idle > h->cfg.stall_timeout_s * 1000ull) {
+        char why[200];
+        snprintf(why, sizeof why, r->state == REQUEST_SENT
+                 ? "the machine stopped reading the restore for %u s"
+                 : "the machine did not answer the restore within %u s",
+                 h->cfg.stall_timeout_s);
+        request_fail(r, why);
+      }
+      continue;
+    }
     if (r->state == REQUEST_RECEIVING && !r->ended && contended &&
         idle > h->cfg.contention_timeout_s * 1000ull) {
       char why[200];

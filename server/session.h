@@ -2,7 +2,8 @@
 ** session.h
 ** Machine sessions: one per connected VM. Each parses its byte stream with
 ** its own wire_parser, keeps the machine's debugger state and log, relays
-** commands, and streams snapshots into the store. Knows nothing of sockets:
+** commands, streams snapshots into the store and stored snapshots back to
+** machines (restore, then run code). Knows nothing of sockets:
 ** the event loop (serve.c) feeds bytes in and drains bytes out.
 */
 #ifndef AMBER_SESSION_H
@@ -26,6 +27,7 @@ typedef struct session_io {
 
 typedef struct session_config {
   store *st;                  /* where snapshots go (the hub's writer) */
+  store *reader;              /* what restores read (NULL: st) */
   session_io io;
   int quiet;                  /* no progress lines on stderr */
   int hold_at_login;          /* leave machines parked at login (no <go/>) */
@@ -45,6 +47,7 @@ typedef struct session_config {
 #define SESSION_OUT_MAX      (1u << 20) /* queued command bytes per machine */
 #define SESSION_REQUESTS_KEPT 1024    /* finished requests remembered */
 #define SESSION_MAX_ROOTS    64       /* roots or exits in one request */
+#define SESSION_RUN_OUTPUT   65536    /* bytes of a run's output kept */
 
 session_hub *session_hub_new(const session_config *cfg);
 /* Close every session (rolling back ingests) and free the hub. */
@@ -109,6 +112,27 @@ typedef struct session_snapshot_args {
 int session_snapshot(session_hub *h, uint64_t id,
                      const session_snapshot_args *a, uint64_t *req_id,
                      char *err, size_t errlen);
+/* A restore: stream stored snapshot `snapshot` into machine id, then
+** optionally run code in it. */
+typedef struct session_restore_args {
+  int64_t snapshot;
+  int replace;               /* mode replace (else merge) */
+  const char *code;          /* Lua source to run after, or NULL */
+  size_t code_len;
+} session_restore_args;
+
+/* Queue a restore (docs/protocol.md 5.5) of a stored snapshot into machine
+** id; *req_id gets the request. The snapshot's rows are verified against
+** its hash first: SESSION_ECONFLICT if they do not check out, or if the
+** machine did not announce restore (and run, with code) or is busy with
+** another restore; SESSION_ENOTFOUND for no such machine or snapshot. */
+int session_restore(session_hub *h, uint64_t id,
+                    const session_restore_args *a, uint64_t *req_id,
+                    char *err, size_t errlen);
+/* Queue Lua code to run in machine id (docs/protocol.md 5.7). */
+int session_run(session_hub *h, uint64_t id, const char *code, size_t len,
+                uint64_t *req_id, char *err, size_t errlen);
+
 /* JSON object describing request id (state, nodes so far, snapshot id). */
 int session_request_json(session_hub *h, uint64_t id, json_writer *w);
 /* JSON array of recent requests, newest first. */

@@ -152,10 +152,10 @@ int session_command(session_hub *h, uint64_t id, const char *cmd,
   ** xsbug's pause: stop at the next line; XS reads it at its next break);
   ** select and toggle ask about a parked machine's frames and objects. */
   int needs_park = strcmp(cmd, "select") == 0 || strcmp(cmd, "toggle") == 0;
-  if (!resumes && !needs_park && strcmp(cmd, "abort") != 0 &&
-      strcmp(cmd, "breakpoints") != 0) {
+  int ends = strcmp(cmd, "abort") == 0 || strcmp(cmd, "logout") == 0;
+  if (!resumes && !needs_park && !ends && strcmp(cmd, "breakpoints") != 0) {
     snprintf(err, errlen, "unknown command '%.40s' (go, step, step-inside, "
-             "step-outside, abort, select, toggle, breakpoints)", cmd);
+             "step-outside, abort, logout, select, toggle, breakpoints)", cmd);
     return SESSION_ENOTFOUND;
   }
   if (needs_park && s->state != SESSION_PARKED) {
@@ -166,7 +166,7 @@ int session_command(session_hub *h, uint64_t id, const char *cmd,
   wire_buf b;
   wire_buf_init(&b);
   int rc = SESSION_ACCEPTED;
-  if (resumes || strcmp(cmd, "abort") == 0) {
+  if (resumes || ends) {
     wire_command(&b, cmd, NULL, NULL);
   } else if (strcmp(cmd, "select") == 0 || strcmp(cmd, "toggle") == 0) {
     const char *key = strcmp(cmd, "select") == 0 ? "frame" : "id";

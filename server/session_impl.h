@@ -16,12 +16,17 @@ typedef struct sbytes {
 
 enum session_state { SESSION_CONNECTING, SESSION_RUNNING, SESSION_PARKED };
 enum request_state { REQUEST_SENT, REQUEST_RECEIVING, REQUEST_DONE,
-                     REQUEST_FAILED };
+                     REQUEST_FAILED, REQUEST_RESTORING, REQUEST_RUNNING };
+/* What a request asks of its machine. */
+enum request_kind { REQUEST_SNAPSHOT, REQUEST_RESTORE, REQUEST_RUN };
 
 /* Features a machine announced in its login. */
 #define SESSION_F_SNAPSHOT 1u
 #define SESSION_F_RESTORE  2u
 #define SESSION_F_EVAL     4u
+#define SESSION_F_RUN      8u
+
+typedef struct restore_stream restore_stream;
 
 typedef struct session_request {
   struct session_request *next;   /* hub list, newest first */
@@ -40,6 +45,19 @@ typedef struct session_request {
   char *error;                    /* why it failed */
   int64_t created_wall_ms, finished_wall_ms;
   uint64_t activity_ms;           /* monotonic: last sign of progress */
+  /* restore and run requests (restore_send.c) */
+  enum request_kind kind;
+  int replace;                    /* restore mode */
+  uint64_t total_nodes, total_edges; /* of the snapshot being restored */
+  restore_stream *stream;         /* batches still to produce, or NULL */
+  uint64_t placeholders;          /* as the machine reported them */
+  wire_buf placeholder_json;      /* the listed ones: JSON array items */
+  sbytes code;                    /* the code to run after, or none */
+  wire_buf output;                /* log lines while it ran: JSON strings */
+  uint64_t output_lines;
+  int output_cut;                 /* more lines came than were kept */
+  sbytes result;                  /* run-done text */
+  int run_ok;                     /* -1 until run-done */
 } session_request;
 
 typedef struct log_line {
@@ -77,6 +95,7 @@ struct session {
   uint64_t msgs, bytes_in;
   uint64_t last_rx_ms;
   session_request *current;       /* the snapshot being received */
+  session_request *restoring;     /* the restore or run in flight */
 };
 
 struct session_hub {
@@ -129,8 +148,23 @@ void request_on_done(void *ud, const store_ingest_result *r);
 void request_detach(session *s);
 /* Fail request r with a message (copied). */
 void request_fail(session_request *r, const char *why);
+/* Request r finished well. */
+void request_done(session_request *r);
 /* Forget finished requests beyond SESSION_REQUESTS_KEPT. */
 void request_trim(session_hub *h);
 void request_json(const session_request *r, json_writer *w);
+/* Release what a request owns, and the request. */
+void request_free(session_request *r);
+
+/* Restores and runs (restore_send.c). */
+/* Produce restore batches for s while its output queue is short. */
+void restore_pump(session *s);
+/* An item from s that answers a restore or run (restore-done,
+** restore-error, run-done) or is output of a run (log). */
+void restore_on_item(session *s, const wire_elem *item);
+/* r ends (done, failed, machine gone): drop its stream. */
+void restore_release(session_request *r);
+/* Restore and run fields of r as JSON (inside its object). */
+void restore_json(const session_request *r, json_writer *w);
 
 #endif

@@ -1,5 +1,6 @@
 /*
 ** session_request.c
+** Requests and their records (restores and runs: restore_send.c).
 ** Snapshot requests: sent to machines that announced `snapshot`, matched
 ** to the snapshot-begin that answers them, followed through the ingest to
 ** a stored snapshot id or a failure. Unasked snapshots (a break, a crash)
@@ -20,6 +21,9 @@ session_request *request_new(session_hub *h, session *s) {
   r->machine_id = s->id;
   if (s->name.p) sbytes_set(&r->machine, s->name.p, s->name.n);
   r->snapshot = -1;
+  r->run_ok = -1;
+  wire_buf_init(&r->placeholder_json);
+  wire_buf_init(&r->output);
   r->created_wall_ms = session_wall_ms();
   r->activity_ms = session_mono_ms();
   r->next = h->requests;
@@ -34,19 +38,34 @@ session_request *request_find(session_hub *h, uint64_t id) {
   return NULL;
 }
 
+static const char *kind_name(enum request_kind k) {
+  switch (k) {
+  case REQUEST_SNAPSHOT: return "snapshot";
+  case REQUEST_RESTORE: return "restore";
+  case REQUEST_RUN: return "run";
+  }
+  return "?";
+}
+
 static void finish(session_request *r, enum request_state st) {
   r->state = st;
   r->finished_wall_ms = session_wall_ms();
   if (r->s && r->s->current == r) r->s->current = NULL;
+  if (r->s && r->s->restoring == r) r->s->restoring = NULL;
+  restore_release(r);
 }
 
 void request_fail(session_request *r, const char *why) {
   if (r->state == REQUEST_DONE || r->state == REQUEST_FAILED) return;
   free(r->error);
   r->error = strdup(why ? why : "failed");
-  if (r->s) session_note(r->s, "snapshot request %" PRIu64 " failed: %s", r->id,
-                         r->error ? r->error : "");
+  if (r->s) session_note(r->s, "%s request %" PRIu64 " failed: %s",
+                         kind_name(r->kind), r->id, r->error ? r->error : "");
   finish(r, REQUEST_FAILED);
+}
+
+void request_done(session_request *r) {
+  finish(r, REQUEST_DONE);
 }
 
 void request_on_begin(session *s, const wire_elem *item) {
@@ -57,7 +76,8 @@ void request_on_begin(session *s, const wire_elem *item) {
   if (id && len < sizeof wid && !memchr(id, 0, len)) memcpy(wid, id, len + 1);
   session_request *r = NULL;
   for (session_request *q = h->requests; q && wid[0]; q = q->next)
-    if (q->s == s && q->state == REQUEST_SENT && strcmp(q->wire_id, wid) == 0) {
+    if (q->s == s && q->kind == REQUEST_SNAPSHOT && q->state == REQUEST_SENT &&
+        strcmp(q->wire_id, wid) == 0) {
       r = q;
       break;
     }
@@ -82,7 +102,8 @@ void request_on_end(session *s, const wire_elem *item) {
   size_t len;
   const char *id = wire_get(item, "id", &len);
   for (session_request *q = s->hub->requests; q && id; q = q->next)
-    if (q->s == s && q->state == REQUEST_RECEIVING && strlen(q->wire_id) == len &&
+    if (q->s == s && q->kind == REQUEST_SNAPSHOT && q->state == REQUEST_RECEIVING &&
+        strlen(q->wire_id) == len &&
         memcmp(q->wire_id, id, len) == 0)
       q->ended = 1;
 }
@@ -92,7 +113,8 @@ void request_on_done(void *ud, const store_ingest_result *res) {
   session_request *r = NULL;
   const char *wid = res->wire_id ? res->wire_id : "";
   for (session_request *q = s->hub->requests; q; q = q->next)
-    if (q->s == s && (q->state == REQUEST_RECEIVING || q->state == REQUEST_SENT) &&
+    if (q->s == s && q->kind == REQUEST_SNAPSHOT &&
+        (q->state == REQUEST_RECEIVING || q->state == REQUEST_SENT) &&
         strcmp(q->wire_id, wid) == 0) {
       r = q;
       break;
@@ -121,16 +143,27 @@ void request_on_done(void *ud, const store_ingest_result *res) {
 void request_detach(session *s) {
   for (session_request *r = s->hub->requests; r; r = r->next) {
     if (r->s != s) continue;
-    if (r->state == REQUEST_SENT || r->state == REQUEST_RECEIVING)
-      request_fail(r, "the machine disconnected before the snapshot ended");
+    if (r->state != REQUEST_DONE && r->state != REQUEST_FAILED)
+      request_fail(r, r->kind == REQUEST_SNAPSHOT
+                      ? "the machine disconnected before the snapshot ended"
+                      : r->state == REQUEST_RUNNING
+                      ? "the machine disconnected while the code ran"
+                      : "the machine disconnected before the restore ended; "
+                        "nothing of it was kept");
     r->s = NULL;
   }
   s->current = NULL;
+  s->restoring = NULL;
 }
 
-static void request_free(session_request *r) {
+void request_free(session_request *r) {
+  restore_release(r);
   sbytes_free(&r->machine);
   sbytes_free(&r->label);
+  sbytes_free(&r->code);
+  sbytes_free(&r->result);
+  wire_buf_free(&r->placeholder_json);
+  wire_buf_free(&r->output);
   free(r->error);
   free(r);
 }
@@ -160,6 +193,8 @@ static const char *request_state_name(enum request_state st) {
   case REQUEST_RECEIVING: return "receiving";
   case REQUEST_DONE: return "done";
   case REQUEST_FAILED: return "failed";
+  case REQUEST_RESTORING: return "restoring";
+  case REQUEST_RUNNING: return "running";
   }
   return "?";
 }
@@ -167,6 +202,7 @@ static const char *request_state_name(enum request_state st) {
 void request_json(const session_request *r, json_writer *w) {
   json_object_begin(w);
   json_kv_uint(w, "id", r->id);
+  json_kv_str(w, "kind", kind_name(r->kind));
   json_kv_uint(w, "machine", r->machine_id);
   json_kv_bytes(w, "machine_name", r->machine.p, r->machine.n);
   json_kv_str(w, "state", request_state_name(r->state));
@@ -184,6 +220,7 @@ void request_json(const session_request *r, json_writer *w) {
   json_keyz(w, "finished_at");
   if (r->finished_wall_ms) json_int(w, r->finished_wall_ms);
   else json_null(w);
+  if (r->kind != REQUEST_SNAPSHOT) restore_json(r, w);
   json_object_end(w);
 }
 

@@ -94,6 +94,7 @@ static void on_login(session *s, const wire_elem *e) {
       if (n == 8 && memcmp(w, "snapshot", 8) == 0) s->feat |= SESSION_F_SNAPSHOT;
       if (n == 7 && memcmp(w, "restore", 7) == 0) s->feat |= SESSION_F_RESTORE;
       if (n == 4 && memcmp(w, "eval", 4) == 0) s->feat |= SESSION_F_EVAL;
+      if (n == 3 && memcmp(w, "run", 3) == 0) s->feat |= SESSION_F_RUN;
     }
   }
   s->logged_in = 1;
@@ -232,6 +233,7 @@ void session_summary_json(const session *s, json_writer *w) {
   if (s->feat & SESSION_F_SNAPSHOT) json_stringz(w, "snapshot");
   if (s->feat & SESSION_F_RESTORE) json_stringz(w, "restore");
   if (s->feat & SESSION_F_EVAL) json_stringz(w, "eval");
+  if (s->feat & SESSION_F_RUN) json_stringz(w, "run");
   json_array_end(w);
   json_kv_str(w, "peer", s->peer);
   json_kv_int(w, "connected_at", s->connected_wall_ms);
@@ -250,6 +252,9 @@ void session_summary_json(const session *s, json_writer *w) {
   }
   json_keyz(w, "snapshot_request");
   if (s->current) json_uint(w, s->current->id);
+  else json_null(w);
+  json_keyz(w, "restore_request");
+  if (s->restoring) json_uint(w, s->restoring->id);
   else json_null(w);
   json_kv_uint(w, "log_lines", s->log_total);
   json_kv_uint(w, "bytes_in", s->bytes_in);

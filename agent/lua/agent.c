@@ -82,7 +82,7 @@ amber_agent *alua_agent_of(lua_State *L) {
 
 amber_agent *amber_get(lua_State *L) { return alua_agent_of(L); }
 
-void alua_login(const char *name, wire_buf *b) {
+void alua_login(const char *name, int run, wire_buf *b) {
   wire_msg_begin(b);
   wire_open(b, "login");
   wire_attr_str(b, "name", name && *name ? name : "lua");
@@ -91,7 +91,8 @@ void alua_login(const char *name, wire_buf *b) {
   wire_attr_str(b, "version", LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "."
                               LUA_VERSION_RELEASE);
   wire_attr_i64(b, "pid", (int64_t)getpid());
-  wire_attr_str(b, "features", "snapshot restore");
+  wire_attr_str(b, "features", run ? "snapshot restore run"
+                                    : "snapshot restore");
   wire_empty_end(b);
   wire_msg_end(b);
 }
@@ -135,8 +136,10 @@ static void vm_restore(void *ud, const acmd *cmd) {
   wire_buf_free(&reply);
 }
 
+static void vm_run(void *ud, const acmd *cmd) { alua_run_queue(ud, cmd); }
+
 static const adbg_vm vm_ops = {
-  vm_frames, vm_local, vm_global, vm_select, vm_snapshot, vm_restore
+  vm_frames, vm_local, vm_global, vm_select, vm_snapshot, vm_restore, vm_run
 };
 
 static int on_message(void *ud, const wire_msg *m) {
@@ -190,6 +193,7 @@ static void agent_free(amber_agent *a, int from_gc) {
   if (solo == a) solo = NULL;
   live_remove(a);
   alua_restore_free(a->restore);
+  free(a->run_code);
   aconn_free(a->conn);
   adbg_free(&a->dbg);
   wire_buf_free(&a->login);
@@ -239,7 +243,7 @@ amber_agent *amber_attach(lua_State *L, const char *address,
   adbg_init(&a->dbg, &vm_ops, a);
   a->dbg.verbose = a->opt.verbose;
   wire_buf_init(&a->login);
-  alua_login(a->opt.name, &a->login);
+  alua_login(a->opt.name, a->opt.allow_run, &a->login);
   if (address) {
     aconn_config cfg;
     aconn_config_default(&cfg);
@@ -323,6 +327,7 @@ amber_agent *alua_poll_from(amber_agent *a, lua_State *L, int level,
 
 int amber_poll(amber_agent *a) {
   a = alua_poll_from(a, a->L, 0, 0);
+  if (a) a = alua_run_pending(a, a->L);
   return a ? amber_connected(a) : 0;
 }
 

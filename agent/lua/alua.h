@@ -42,6 +42,10 @@ struct amber_agent {
   int busy;                  /* inside a poll: no re-entry */
   int detach_pending;        /* logout arrived inside a poll */
   int was_up;
+  char *run_code;            /* a <run> waiting for a safe point, or NULL */
+  size_t run_len;
+  uint64_t run_id;
+  int running;               /* a run is executing: the next one waits */
 };
 
 /* agent.c */
@@ -50,8 +54,8 @@ amber_agent *alua_agent_of(lua_State *L);
 /* Serve the connection from thread L whose first non-agent level is
 ** level; handles logout afterwards (a may be freed: returns NULL then). */
 amber_agent *alua_poll_from(amber_agent *a, lua_State *L, int level, int wait);
-/* Build the login message into b. */
-void alua_login(const char *name, wire_buf *b);
+/* Build the login message into b; run: announce the run feature. */
+void alua_login(const char *name, int run, wire_buf *b);
 /* Queue a snapshot of L taken now; reason "request" or "break". */
 int alua_snapshot_to_server(amber_agent *a, lua_State *L, int level,
                             const char *reason, const amber_snapshot_opts *s,
@@ -114,6 +118,16 @@ int alua_capture_file(lua_State *L, const char *path, const char *login_name,
                       amber_snapshot_info *info, char *err, size_t errlen);
 /* A fresh snapshot id for snapshots the agent starts itself. */
 uint64_t alua_next_id(void);
+/* A plain lua_pcall message handler, as lua.c's: the message (or the
+** error object's __tostring, or its type) with a traceback. */
+int alua_traceback(lua_State *L);
+
+/* serve.c */
+/* Queue a <run> request (the debugger core's run callback). */
+void alua_run_queue(amber_agent *a, const acmd *cmd);
+/* Run the queued request, if any, in thread L and answer <run-done>.
+** Returns a, or NULL if the code detached the agent. */
+amber_agent *alua_run_pending(amber_agent *a, lua_State *L);
 
 /* lmodule.c */
 /* The `amber` Lua module table (luaopen_amber and amber-lua's preload). */

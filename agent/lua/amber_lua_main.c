@@ -25,8 +25,8 @@ static lua_State *globalL;          /* for the signal and exit handlers */
 typedef struct options {
   int script;                       /* argv index of the script, or argc */
   int interactive, version, no_env, has_e;
-  const char *attach, *capture;
-  int break_on_error, verbose, trust_bytecode;
+  const char *attach, *capture, *name;
+  int break_on_error, verbose, trust_bytecode, serve;
   unsigned wait_ms;
 } options;
 
@@ -52,6 +52,11 @@ static void usage(FILE *f) {
     "  --break-on-error   stop at uncaught errors while a debugger is attached\n"
     "  --trust-bytecode   let the server restore snapshots with function\n"
     "                     bytecode into this VM (refused otherwise)\n"
+    "  --serve            after the options (and the script, if any), be an\n"
+    "                     idle VM that serves the server: restores, run\n"
+    "                     requests, snapshots, until logout or disconnect\n"
+    "  --name NAME        the machine name in the login (default: the\n"
+    "                     script's file name, or amber-lua with --serve)\n"
     "  --verbose          report connection changes on stderr\n"
     "  --help             show this help\n", progname);
 }
@@ -74,19 +79,6 @@ static int report(lua_State *L, int status) {
 static void on_sigint(int sig) {
   signal(sig, SIG_DFL);               /* a second Ctrl-C kills, as in lua */
   if (globalL) alua_interrupt(globalL);
-}
-
-/* A plain traceback handler for the interactive loop: no crash capture. */
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      return 1;
-    msg = lua_pushfstring(L, "(error object is a %s value)",
-                          luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  return 1;
 }
 
 /* Call the function below narg arguments under handler h, with Ctrl-C
@@ -244,7 +236,7 @@ static void repl(lua_State *L) {
       }
       lua_remove(L, -2);
     }
-    if (status == LUA_OK) status = docall_with(L, 0, LUA_MULTRET, traceback);
+    if (status == LUA_OK) status = docall_with(L, 0, LUA_MULTRET, alua_traceback);
     if (status == LUA_OK && lua_gettop(L) > top) {
       int n = lua_gettop(L) - top;
       luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
@@ -265,6 +257,12 @@ static void repl(lua_State *L) {
 
 /* ---- start-up --------------------------------------------------------------- */
 
+/* amber's own options that take a value. */
+static int takes_value(const char *a) {
+  return strcmp(a, "--attach") == 0 || strcmp(a, "--capture") == 0 ||
+         strcmp(a, "--wait") == 0 || strcmp(a, "--name") == 0;
+}
+
 /* Check the options and find the script; -e/-l/-W run later, in order. */
 static int parse(int argc, char **argv, options *o) {
   int i;
@@ -282,6 +280,7 @@ static int parse(int argc, char **argv, options *o) {
     if (strcmp(a, "--break-on-error") == 0) { o->break_on_error = 1; continue; }
     if (strcmp(a, "--verbose") == 0) { o->verbose = 1; continue; }
     if (strcmp(a, "--trust-bytecode") == 0) { o->trust_bytecode = 1; continue; }
+    if (strcmp(a, "--serve") == 0) { o->serve = 1; continue; }
     if (a[1] == 'e') o->has_e = 1;
     if ((a[1] == 'e' || a[1] == 'l') && a[2] == '\0') {
       if (++i == argc) {
@@ -291,14 +290,14 @@ static int parse(int argc, char **argv, options *o) {
       continue;
     }
     if (a[1] == 'e' || a[1] == 'l') continue;       /* -estat, -lmod */
-    if (strcmp(a, "--attach") == 0 || strcmp(a, "--capture") == 0 ||
-        strcmp(a, "--wait") == 0) {
+    if (takes_value(a)) {
       if (i + 1 == argc) {
         fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
         return -1;
       }
       if (a[2] == 'a') o->attach = argv[++i];
       else if (a[2] == 'c') o->capture = argv[++i];
+      else if (a[2] == 'n') o->name = argv[++i];
       else o->wait_ms = (unsigned)strtoul(argv[++i], NULL, 10);
       continue;
     }
@@ -315,8 +314,7 @@ static int run_options(lua_State *L, int argc, char **argv, int script) {
   for (i = 1; i < script; i++) {
     const char *a = argv[i];
     int status = LUA_OK;
-    if (strcmp(a, "--attach") == 0 || strcmp(a, "--capture") == 0 ||
-        strcmp(a, "--wait") == 0) {
+    if (takes_value(a)) {
       i++;
       continue;
     }
@@ -350,12 +348,44 @@ static void flush_at_exit(void) {
   if (a && amber_connected(a)) amber_flush(a, a->opt.flush_ms);
 }
 
-static const char *machine_name(int argc, char **argv, int script) {
+static const char *machine_name(const options *o, int argc, char **argv,
+                                int script) {
   const char *s, *slash;
+  if (o->name) return o->name;
+  if (script == argc && o->serve) return "amber-lua";
   if (script == argc || strcmp(argv[script], "-") == 0) return "stdin";
   s = argv[script];
   slash = strrchr(s, '/');
   return slash ? slash + 1 : s;
+}
+
+/* --serve: block on the connection until the server is done with us.
+** Returns 0 after a logout, -1 if the server could not be reached or
+** went away. */
+static int serve(lua_State *L) {
+  amber_agent *a = amber_get(L);
+  int rc;
+  if (a == NULL || a->conn == NULL) {
+    message("--serve needs a server: give --attach HOST:PORT (or XSBUG_HOST)");
+    return -1;
+  }
+  /* The module a snapshot's exits name (amber.poll …) is there to rebind,
+  ** as it was in the program that was snapshotted; no global is set. */
+  luaL_requiref(L, "amber", alua_open, 0);
+  lua_pop(L, 1);
+  rc = amber_serve(a, 10000);
+  if (rc < 0) {
+    message(lua_pushfstring(L, "cannot reach the server at %s within 10 s (%s); "
+                            "is amber serve running?", aconn_address(a->conn),
+                            aconn_last_error(a->conn)));
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (rc > 0) {
+    message("the server closed the connection");
+    return -1;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -391,12 +421,13 @@ int main(int argc, char **argv) {
   create_arg_table(L, argv, argc, o.script);
 
   amber_options_init(&ao);
-  ao.name = machine_name(argc, argv, o.script);
+  ao.name = machine_name(&o, argc, argv, o.script);
   ao.capture_path = o.capture;
   ao.break_on_error = o.break_on_error;
   ao.verbose = o.verbose;
   ao.trust_bytecode = o.trust_bytecode;
   ao.login_wait_ms = o.wait_ms;
+  ao.allow_run = o.serve;
   addr = o.attach ? o.attach : getenv("XSBUG_HOST");
   if (addr && *addr == '\0') addr = NULL;
   if (amber_attach(L, addr, &ao, err, sizeof err) == NULL) {
@@ -410,6 +441,8 @@ int main(int argc, char **argv) {
   if (status == LUA_OK) {
     if (o.script < argc) {
       status = run_script(L, argv, argc, o.script);
+    } else if (o.serve) {
+      /* A fresh VM for the server: no script, no stdin. */
     } else if (!o.has_e && !o.version && tty) {
       printf("%s\namber agent %s\n", LUA_COPYRIGHT, AMBER_VERSION);
       repl(L);
@@ -417,6 +450,7 @@ int main(int argc, char **argv) {
       status = dochunk(L, luaL_loadfile(L, NULL));
     }
   }
+  if (status == LUA_OK && o.serve && serve(L) != 0) status = LUA_ERRRUN;
   if (status == LUA_OK && o.interactive) repl(L);
   globalL = NULL;
   lua_close(L);

@@ -70,7 +70,7 @@ int alua_capture_file(lua_State *L, const char *path, const char *login_name,
     return -1;
   }
   wire_buf_init(&b);
-  if (fstat(fd, &sb) == 0 && sb.st_size == 0) alua_login(r.machine, &b);
+  if (fstat(fd, &sb) == 0 && sb.st_size == 0) alua_login(r.machine, 0, &b);
   rc = alua_snapshot(L, &r, &b, &st, &why);
   if (b.oom) {
     close(fd);
@@ -178,10 +178,8 @@ static void capture(lua_State *L, amber_agent *a, const char *msg,
           path);
 }
 
-int amber_msgh(lua_State *L) {
-  amber_agent *a;
+int alua_traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
-  const char *tb;
   if (msg == NULL) {                  /* as lua.c: __tostring, else a type */
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
@@ -190,6 +188,14 @@ int amber_msgh(lua_State *L) {
                             luaL_typename(L, 1));
   }
   luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int amber_msgh(lua_State *L) {
+  amber_agent *a;
+  const char *msg, *tb;
+  alua_traceback(L);
+  msg = lua_tostring(L, -2);          /* the message the traceback began with */
   tb = lua_tostring(L, -1);
   a = alua_agent_of(L);
   if (a && a->opt.break_on_error && amber_connected(a))

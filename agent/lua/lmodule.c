@@ -106,6 +106,7 @@ static int l_attach(lua_State *L) {
     o.capture_path = opt_str(L, 2, "capture", o.capture_path);
     o.verbose = opt_bool(L, 2, "verbose", o.verbose);
     o.trust_bytecode = opt_bool(L, 2, "trust_bytecode", o.trust_bytecode);
+    o.allow_run = opt_bool(L, 2, "run", o.allow_run);
   }
   if (o.name == NULL) o.name = script_name(L);
   if (old) {
@@ -134,6 +135,7 @@ static int l_attach(lua_State *L) {
 static int l_poll(lua_State *L) {
   amber_agent *a = alua_agent_of(L);
   if (a) a = alua_poll_from(a, L, 1, 0);
+  if (a) a = alua_run_pending(a, L);
   lua_pushboolean(L, a && amber_connected(a));
   return 1;
 }

@@ -171,8 +171,16 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
 /* Keep one edge, read from an <e> or expanded from a run <r>; vtext is
 ** the canonical text of its value when the reader has it (runs), so the
 ** hash need not format it again. */
+/* The kind code of the edge met last, by pointer: the edges of a run share
+** their kind's bytes, so most edges skip the lookup. */
+typedef struct kind_cache {
+  const char *text;
+  uint8_t code;
+} kind_cache;
+
 static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
-                    size_t vlen, uint64_t node, char *err, size_t errlen)
+                    size_t vlen, kind_cache *kc, uint64_t node, char *err,
+                    size_t errlen)
 {
   if (g->nedges >= g->max_edges)
     return fail(err, errlen, "more than %llu edges: the snapshot is too "
@@ -189,7 +197,11 @@ static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
                 (unsigned long long)g->nedges + 1);
   alua_gedge *e = &g->edges[g->nedges];
   memset(e, 0, sizeof *e);
-  e->kind = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
+  if (we->kind != kc->text) {
+    kc->text = we->kind;
+    kc->code = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
+  }
+  e->kind = kc->code;
   if (e->kind == ALUA_E_OTHER) g->unknown_edges++;
   if (we->name) {
     if (we->name_len > UINT32_MAX ||
@@ -264,13 +276,14 @@ int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen)
   /* <e> and runs <r> alike (docs/protocol.md 5.4) */
   wire_edges it;
   wire_edge we;
+  kind_cache kc = {NULL, ALUA_E_OTHER};
   int r;
   wire_edges_begin(n, &it);
   while ((r = wire_edges_next(&it, &we)) > 0) {
     if (g->nodes[id].nedges == UINT32_MAX)
       return fail(err, errlen, "node %llu has more than 2^32 edges",
                   (unsigned long long)id);
-    if (add_edge(g, &we, it.vtext, it.vlen, id, err, errlen)) return -1;
+    if (add_edge(g, &we, it.vtext, it.vlen, &kc, id, err, errlen)) return -1;
   }
   if (r < 0)
     return fail(err, errlen, "node %llu: bad edge: %s",

@@ -14,6 +14,7 @@
 ** helper has caught up. Node names, which may live in the encoder's stack
 ** buffers, are copied into the record.
 */
+#include <assert.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -89,16 +90,17 @@ struct walk_hasher {
 static void hash_run(wire_hash *h, int64_t index, const char *p, size_t len) {
   const char *end = p + len;
   wire_edge e;
+  assert(len > 0);
   memset(&e, 0, sizeof e);
   e.kind = "index";
   e.has_index = 1;
   e.index = index;
-  while (p < end) {
+  for (;;) {
     const char *sp = memchr(p, ' ', (size_t)(end - p));
-    const char *q = sp ? sp : end;
-    wire_hash_edge_text(h, &e, p, (size_t)(q - p));
-    e.index++;
-    p = q + 1;
+    wire_hash_edge_text(h, &e, p, (size_t)((sp ? sp : end) - p));
+    if (sp == NULL) break;
+    e.index++;  /* another value follows: the run's indices fit */
+    p = sp + 1;
   }
 }
 

@@ -94,6 +94,7 @@ typedef struct fm_opts {
   long die_after_batches;    /* close the socket after this many batches (-1 never) */
   long batch_delay_ms;
   int malformed, stall, snapshot_error, parked;
+  int die_on_graph;          /* close the socket at the first restore batch */
   long exit_after;           /* exit after this many snapshots (0 never) */
 } fm_opts;
 
@@ -169,6 +170,10 @@ static int fm_on_message(void *ud, const wire_msg *msg) {
     } else if (strcmp(e->name, "logout") == 0) {
       printf("command logout\n");
       m->quit = 1;
+    } else if (strcmp(e->name, "graph") == 0 && m->o->die_on_graph) {
+      printf("dying at the first restore batch\n");
+      m->quit = 1;
+      break;
     } else {
       const char *id = wire_get(e, "id", &len);
       const char *path = wire_get(e, "path", &len);
@@ -229,7 +234,7 @@ static void fm_park(wire_buf *b) {
 }
 
 static int fake_machine(int argc, char **argv) {
-  fm_opts o = { 0, "fake.lua", "snapshot restore", NULL, 1000, 65536, -1, 0, 0, 0, 0, 0, 0 };
+  fm_opts o = { 0, "fake.lua", "snapshot restore", NULL, 1000, 65536, -1, 0, 0, 0, 0, 0, 0, 0 };
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(s) (strcmp(a, s) == 0 && v && ++i)
@@ -246,6 +251,7 @@ static int fake_machine(int argc, char **argv) {
     else if (strcmp(a, "--stall") == 0) o.stall = 1;
     else if (strcmp(a, "--snapshot-error") == 0) o.snapshot_error = 1;
     else if (strcmp(a, "--parked") == 0) o.parked = 1;
+    else if (strcmp(a, "--die-on-graph") == 0) o.die_on_graph = 1;
     else {
       fprintf(stderr, "fake-machine: unknown option %s\n", a);
       return 2;
@@ -256,7 +262,7 @@ static int fake_machine(int argc, char **argv) {
     fprintf(stderr, "usage: test_server_machine fake-machine --port PORT [--name N] "
             "[--features F] [--nodes N] [--batch BYTES] [--die-after-batches K] "
             "[--batch-delay-ms MS] [--exit-after K] [--malformed] [--stall] "
-            "[--snapshot-error] [--parked] [--log TEXT]\n");
+            "[--snapshot-error] [--parked] [--die-on-graph] [--log TEXT]\n");
     return 2;
   }
   fm m = { &o, -1, 0, 0, 0 };
@@ -645,12 +651,75 @@ static void test_malformed_machine_is_dropped_and_others_keep_working(void **sta
   waitpid(g, NULL, 0);
 }
 
+static void test_restore_requests_are_checked_before_anything_is_sent(void **state) {
+  (void)state;
+  /* GET /api says where machines connect (amber restore starts VMs there). */
+  json_doc *d = api("GET", "/api", NULL, 200);
+  int64_t port = -1;
+  json_get_i64(json_root(d), "machine_port", -1, &port);
+  assert_int_equal(port, srv.mport);
+  assert_string_equal(json_get_str(json_root(d), "machine_host"), "127.0.0.1");
+  json_doc_free(d);
+
+  const char *args[] = { "--name", "norestore.lua", "--features", "snapshot",
+                         "--nodes", "200", NULL };
+  pid_t m = spawn_machine(args);
+  int64_t mid = wait_machines(1);
+  char path[128], body[128];
+  snprintf(path, sizeof path, "/api/machines/%lld/snapshot", (long long)mid);
+  d = api("POST", path, NULL, 202);
+  int64_t req = -1, snap = -1;
+  json_get_i64(json_root(d), "id", -1, &req);
+  json_doc_free(d);
+  d = wait_request(req, "done");
+  json_get_i64(json_root(d), "snapshot", -1, &snap);
+  json_doc_free(d);
+
+  snprintf(path, sizeof path, "/api/snapshots/%lld/restore", (long long)snap);
+  snprintf(body, sizeof body, "{\"machine\":%lld}", (long long)mid);
+  d = api("POST", path, body, 409);        /* it did not announce restore */
+  assert_non_null(strstr(json_get_str(json_root(d), "error"), "restore feature"));
+  json_doc_free(d);
+  d = api("POST", path, "{\"machine\":999}", 404);
+  json_doc_free(d);
+  snprintf(body, sizeof body, "{\"machine\":%lld,\"mode\":\"fold\"}", (long long)mid);
+  d = api("POST", path, body, 400);
+  json_doc_free(d);
+  d = api("POST", path, "{}", 400);
+  json_doc_free(d);
+  const char *args2[] = { "--name", "restorer.lua", NULL };
+  pid_t m2 = spawn_machine(args2);
+  wait_machines(2);
+  int64_t mid2 = -1;
+  d = api("GET", "/api/machines", NULL, 200);
+  for (const json_value *x = json_root(d)->child; x; x = x->next)
+    if (strcmp(json_get_str(x, "name"), "restorer.lua") == 0) json_get_i64(x, "id", -1, &mid2);
+  json_doc_free(d);
+  assert_true(mid2 > 0);
+  snprintf(body, sizeof body, "{\"machine\":%lld}", (long long)mid2);
+  d = api("POST", "/api/snapshots/999/restore", body, 404);   /* no such snapshot */
+  json_doc_free(d);
+  kill(m2, SIGTERM);
+  waitpid(m2, NULL, 0);
+  wait_machines(1);
+  d = api("GET", path, NULL, 405);
+  json_doc_free(d);
+  snprintf(path, sizeof path, "/api/machines/%lld/run", (long long)mid);
+  d = api("POST", path, "{\"code\":\"return 1\"}", 409);  /* no run feature */
+  json_doc_free(d);
+  d = api("POST", path, "{\"code\":7}", 400);
+  json_doc_free(d);
+  kill(m, SIGTERM);
+  waitpid(m, NULL, 0);
+}
+
 static int server_tests(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_api_index_and_unknown_paths_answer_json),
     cmocka_unit_test(test_oversized_body_is_refused_with_413),
     cmocka_unit_test(test_snapshot_of_fake_machine_is_stored_exactly),
     cmocka_unit_test(test_malformed_machine_is_dropped_and_others_keep_working),
+    cmocka_unit_test(test_restore_requests_are_checked_before_anything_is_sent),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -1,0 +1,157 @@
+/*
+** run.c
+** Edge runs (docs/protocol.md 5.4): <r k i v="V1 V2 …"/> carries the edges
+** of consecutive integer keys in a few bytes each, written and read here;
+** and the iteration over a node's edges that expands runs for readers.
+*/
+#include <assert.h>
+#include <string.h>
+
+#include "wire_internal.h"
+
+/* ---- writing ------------------------------------------------------- */
+
+void wire_run_open(wire_buf *b, const char *kind, int64_t first) {
+  wire_open(b, "r");
+  wire_attr_str(b, "k", kind);
+  wire_attr_i64(b, "i", first);
+  wire_buf_put(b, " v=\"", 4);
+}
+
+/* Each value is followed by a space; wire_run_close turns the last one
+** into the closing quote, so no state is kept between the calls. */
+void wire_run_value(wire_buf *b, const wire_value *v) {
+  size_t n;
+  assert(v->type != WIRE_V_NONE);
+  if (WIRE_RESERVE(b, WIRE_VALUE_MAX + 1)) return;
+  n = wire_value_text(b->data + b->len, v);
+  b->data[b->len + n] = ' ';
+  b->len += n + 1;
+}
+
+void wire_run_close(wire_buf *b) {
+  if (b->oom) return;
+  assert(b->len > 0 && b->data[b->len - 1] == ' ' && "a run needs a value");
+  if (WIRE_RESERVE(b, 2)) return;
+  b->data[b->len - 1] = '"';
+  b->data[b->len++] = '/';
+  b->data[b->len++] = '>';
+}
+
+/* ---- reading ------------------------------------------------------- */
+
+int wire_run_begin(const wire_elem *e, wire_run *it, const char **why) {
+  const char *v = NULL, *q, *sp;
+  size_t i, vlen = 0, n = 1;
+  int has_first = 0;
+  memset(it, 0, sizeof *it);
+  if (strcmp(e->name, "r") != 0) { *why = "not a run element <r>"; return -1; }
+  for (i = 0; i < e->nattrs; i++) {
+    const wire_attr_t *a = &e->attrs[i];
+    if (strcmp(a->name, "k") == 0) {
+      if (a->len == 0 || memchr(a->value, 0, a->len) != NULL) {
+        *why = "run kind k is empty or holds a NUL";
+        return -1;
+      }
+      it->kind = a->value;
+    } else if (strcmp(a->name, "i") == 0) {
+      if (wire_num_parse_i64(a->value, a->len, &it->next) != 0) {
+        *why = "run's first index i is not a decimal integer";
+        return -1;
+      }
+      has_first = 1;
+    } else if (strcmp(a->name, "v") == 0) {
+      v = a->value;
+      vlen = a->len;
+    } else if (strcmp(a->name, "n") == 0 || strcmp(a->name, "key") == 0) {
+      /* a reader that skipped it would silently lose part of the edges */
+      *why = "a run carries no name n or key: write such edges as <e>";
+      return -1;
+    }
+  }
+  if (it->kind == NULL) { *why = "run without a kind k"; return -1; }
+  if (!has_first) { *why = "run without its first index i"; return -1; }
+  if (v == NULL || vlen == 0) { *why = "empty run: v holds no values"; return -1; }
+  if (v[0] == ' ' || v[vlen - 1] == ' ') {
+    *why = "run values are separated by single spaces, with none at either end";
+    return -1;
+  }
+  /* count the values, stopping as soon as there are too many */
+  for (q = v; (sp = memchr(q, ' ', (size_t)(v + vlen - q))) != NULL; q = sp + 1) {
+    if (++n > WIRE_RUN_MAX) {
+      *why = "run of more than 4096 values (WIRE_RUN_MAX): split it";
+      return -1;
+    }
+  }
+  /* unsigned arithmetic: right for every first index, negative ones too */
+  if ((uint64_t)INT64_MAX - (uint64_t)it->next < n - 1) {
+    *why = "run indices go past the largest 64-bit integer";
+    return -1;
+  }
+  it->p = v;
+  it->end = v + vlen;
+  return 0;
+}
+
+int wire_run_next(wire_run *it, wire_edge *edge) {
+  const char *p = it->p, *sp;
+  size_t n;
+  if (p == it->end) return 0;
+  sp = memchr(p, ' ', (size_t)(it->end - p));
+  n = sp != NULL ? (size_t)(sp - p) : (size_t)(it->end - p);
+  if (wire_value_parse(p, n, &edge->value) != 0) {
+    it->why = n == 0 ? "run values are separated by single spaces (found two)"
+                     : "a run value is not a valid value (nil, true, false, "
+                       "i:INT, f:HEXFLOAT or @ID)";
+    return -1;
+  }
+  edge->kind = it->kind;
+  edge->name = NULL;
+  edge->name_len = 0;
+  edge->index = it->next;
+  edge->has_index = 1;
+  edge->key.type = WIRE_V_NONE;
+  it->vtext = p;
+  it->vlen = n;
+  /* wire_run_begin checked that the last index fits */
+  if (sp != NULL) it->next++;
+  it->p = sp != NULL ? sp + 1 : it->end;
+  return 1;
+}
+
+/* ---- a node's edges, both forms --------------------------------------- */
+
+void wire_edges_begin(const wire_elem *n, wire_edges *it) {
+  memset(it, 0, sizeof *it);
+  it->child = n->children;
+}
+
+int wire_edges_next(wire_edges *it, wire_edge *edge) {
+  for (;;) {
+    const wire_elem *c;
+    if (it->in_run) {
+      int r = wire_run_next(&it->run, edge);
+      if (r > 0) {
+        it->vtext = it->run.vtext;
+        it->vlen = it->run.vlen;
+        return 1;
+      }
+      it->in_run = 0;
+      if (r < 0) { it->why = it->run.why; return -1; }
+    }
+    c = it->child;
+    if (c == NULL) return 0;
+    it->child = c->next;
+    it->vtext = NULL;
+    it->vlen = 0;
+    if (c->name[0] == 'e' && c->name[1] == '\0') {
+      return wire_edge_read(c, edge, &it->why) == 0 ? 1 : -1;
+    } else if (c->name[0] == 'r' && c->name[1] == '\0') {
+      if (wire_run_begin(c, &it->run, &it->why) != 0) return -1;
+      it->in_run = 1;
+    } else {
+      it->why = "a node holds only edges: <e> or <r> elements";
+      return -1;
+    }
+  }
+}
