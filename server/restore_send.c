@@ -299,14 +299,20 @@ int session_restore(session_hub *h, uint64_t id, const session_restore_args *a,
   memcpy(rs->hash, info.hash, sizeof rs->hash);
   wire_buf_init(&rs->batch);
   r->stream = rs;
-  store_snapshot_release(&info);
 
+  /* The snapshot's reason, error and traceback go along, so a restored
+  ** crash knows what it died of (amber.crash in the fresh VM). */
   wire_buf b;
   wire_buf_init(&b);
   wire_command_open(&b, "restore");
   wire_attr_str(&b, "id", r->wire_id);
   wire_attr_str(&b, "mode", a->replace ? "replace" : "merge");
+  if (info.reason && *info.reason) wire_attr_str(&b, "reason", info.reason);
+  if (info.error) wire_attr(&b, "error", info.error, info.error_len);
+  if (info.traceback)
+    wire_attr(&b, "traceback", info.traceback, info.traceback_len);
   wire_command_close(&b);
+  store_snapshot_release(&info);
   session_send(s, &b);
   wire_buf_free(&b);
   r->state = REQUEST_SENT;

@@ -106,7 +106,8 @@ typedef struct alua_graph {
 void alua_graph_init(alua_graph *g, uint64_t max_nodes, uint64_t max_edges);
 /* Release everything the graph holds. */
 void alua_graph_free(alua_graph *g);
-/* Add one <n> element (a node or a continuation) with its <e> children.
+/* Add one <n> element (a node or a continuation) with its <e> and <r>
+** children (a run adds the edges it stands for).
 ** Returns 0, or -1 with the reason in err. */
 int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen);
 /* Add the <n> children of a <graph> item. Same result as alua_graph_add. */
@@ -185,6 +186,12 @@ void alua_restore_report_free(alua_restore_report *r);
 typedef struct alua_restore_origin {
   const char *reason, *error, *traceback;
 } alua_restore_origin;
+
+/* Copy the reason, error and traceback attributes of e (a snapshot-begin
+** or a restore) into o; absent ones stay NULL. -1 if memory ran out. */
+int alua_origin_read(alua_restore_origin *o, const wire_elem *e);
+/* Free what alua_origin_read copied and empty o. */
+void alua_origin_free(alua_restore_origin *o);
 
 /* Rebuild the finished graph g in L: create every node, set every edge,
 ** rebind the roots (docs/lua-agent.md, "Restore"). Runs protected: on

@@ -17,7 +17,7 @@
 typedef struct capsnap {
   alua_graph g;
   uint64_t id, next_seq;
-  char *reason, *error, *traceback;
+  alua_restore_origin origin;     /* what its snapshot-begin said */
 } capsnap;
 
 typedef struct capture {
@@ -32,23 +32,8 @@ typedef struct capture {
 static void snap_free(capsnap *s)
 {
   alua_graph_free(&s->g);
-  free(s->reason);
-  free(s->error);
-  free(s->traceback);
+  alua_origin_free(&s->origin);
   memset(s, 0, sizeof *s);
-}
-
-static char *attr_dup(const wire_elem *e, const char *name)
-{
-  size_t len;
-  const char *v = wire_get(e, name, &len);
-  if (!v) return NULL;
-  char *s = malloc(len + 1);
-  if (s) {
-    memcpy(s, v, len);
-    s[len] = 0;
-  }
-  return s;
 }
 
 static int cap_fail(capture *c, const char *fmt, uint64_t id, const char *why)
@@ -70,9 +55,8 @@ static int on_message(void *ud, const wire_msg *m)
       snap_free(&c->cur);
       alua_graph_init(&c->cur.g, c->o->max_nodes, c->o->max_edges);
       c->cur.id = id;
-      c->cur.reason = attr_dup(it, "reason");
-      c->cur.error = attr_dup(it, "error");
-      c->cur.traceback = attr_dup(it, "traceback");
+      if (alua_origin_read(&c->cur.origin, it))
+        return cap_fail(c, "snapshot %llu: out of memory%s", id, "");
       c->active = 1;
       continue;
     }
@@ -172,9 +156,7 @@ static int restore_stream(lua_State *L, reader_fn rd, void *rud, uint64_t id,
   }
   rep->id = c.done.id;
   rep->read_ms = now_ms() - t0;
-  alua_restore_origin origin = {c.done.reason, c.done.error,
-                                c.done.traceback};
-  rc = alua_restore_graph(L, &c.done.g, o, &origin, rep);
+  rc = alua_restore_graph(L, &c.done.g, o, &c.done.origin, rep);
 done:
   free(buf);
   wire_parser_free(p);

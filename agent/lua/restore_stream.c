@@ -14,9 +14,44 @@ struct alua_restore {
   alua_restore_opts o;
   alua_graph g;
   uint64_t next_seq;   /* the seq the next <graph> must carry */
+  alua_restore_origin origin;  /* the snapshot's reason, error, traceback */
   int failed;          /* an error is kept in err, answered at the end */
   char err[256];
 };
+
+static char *attr_dup(const wire_elem *e, const char *name, int *nomem)
+{
+  size_t len;
+  const char *v = wire_get(e, name, &len);
+  if (!v) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) {
+    *nomem = 1;
+    return NULL;
+  }
+  memcpy(s, v, len);
+  s[len] = 0;
+  return s;
+}
+
+int alua_origin_read(alua_restore_origin *o, const wire_elem *e)
+{
+  int nomem = 0;
+  alua_origin_free(o);
+  o->reason = attr_dup(e, "reason", &nomem);
+  o->error = attr_dup(e, "error", &nomem);
+  o->traceback = attr_dup(e, "traceback", &nomem);
+  if (nomem) alua_origin_free(o);
+  return nomem ? -1 : 0;
+}
+
+void alua_origin_free(alua_restore_origin *o)
+{
+  free((char *)o->reason);
+  free((char *)o->error);
+  free((char *)o->traceback);
+  o->reason = o->error = o->traceback = NULL;
+}
 
 static int read_mode(const wire_elem *item, int *replace, char *err,
                      size_t errlen)
@@ -56,6 +91,11 @@ alua_restore *alua_restore_begin(const wire_elem *item,
   r->id = id;
   r->o = o ? *o : defaults;
   if (read_mode(item, &r->o.replace, err, errlen)) {
+    free(r);
+    return NULL;
+  }
+  if (alua_origin_read(&r->origin, item)) {
+    snprintf(err, errlen, "out of memory starting a restore");
     free(r);
     return NULL;
   }
@@ -151,7 +191,7 @@ int alua_restore_end(alua_restore *r, lua_State *L, const wire_elem *item,
              "edges and hash");
   } else if (alua_graph_finish(&r->g, nodes, edges, hash, rep->error,
                                sizeof rep->error) == 0) {
-    rc = alua_restore_graph(L, &r->g, &r->o, NULL, rep);
+    rc = alua_restore_graph(L, &r->g, &r->o, &r->origin, rep);
   }
   if (rc == 0) reply_done(reply, rep);
   else alua_restore_reply_error(reply, r->id, rep->error);
@@ -163,6 +203,7 @@ void alua_restore_free(alua_restore *r)
 {
   if (!r) return;
   alua_graph_free(&r->g);
+  alua_origin_free(&r->origin);
   free(r);
 }
 

@@ -62,6 +62,12 @@ done
 [ -n "$req" ] || fail "the VM takes no run after go"
 expect_eq "$(wait_request "$req")" done "run after go"
 expect_eq "$(get "/api/requests/$req" | jget run.result)" strict "the restored global"
+# The snapshot's error and reason travelled with the restore (amber.crash).
+req=$(post "/api/machines/$vm/run" \
+  '{"code":"local c = debug.getregistry()[\"amber.crash\"] return c.reason .. \": \" .. c.error"}' | jget id)
+expect_eq "$(wait_request "$req")" done "run reading amber.crash"
+get "/api/requests/$req" | jget run.result | grep -q '^crash: .*crash.lua:3: attempt to perform arithmetic on a nil value' ||
+  fail "amber.crash.error in the restored VM: $(get "/api/requests/$req")"
 pid=$(get "/api/machines/$vm" | jget pid)
 expect_eq "$(code POST "/api/machines/$vm/logout")" 202 "logout"
 for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
