@@ -34,7 +34,7 @@ XSBUG_HOST=127.0.0.1:$MPORT "${VG[@]}" --log-file="$WORK/vg.log" \
   >"$WORK/app.out" 2>&1 &
 APP=$!
 PIDS+=("$APP")
-id=$(machine_id app.lua)
+id=$(MACHINE_WAIT=120 machine_id app.lua)
 req=$(snapshot_via_api "$id" '{"roots":["globals"]}')
 expect_eq "$(wait_request "$req")" done "snapshot of amber-lua under valgrind"
 touch "$WORK/stop"

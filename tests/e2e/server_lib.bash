@@ -83,10 +83,11 @@ code() {
 }
 jget() { "$HELPER" json-get "$1"; }
 
-# machine_id NAME: the id of the connected machine NAME, waiting for it.
+# machine_id NAME: the id of the connected machine NAME, waiting for it
+# (up to MACHINE_WAIT seconds, 10 unless set: valgrind needs longer).
 machine_id() {
   local i id
-  for i in $(seq 200); do
+  for i in $(seq $(( ${MACHINE_WAIT:-10} * 20 ))); do
     id=$(get /api/machines | "$HELPER" json-get "" 2>/dev/null | tr '{' '\n' |
          grep -F "\"name\":\"$1\"" | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -n1 || true)
     [ -n "$id" ] && { echo "$id"; return 0; }
