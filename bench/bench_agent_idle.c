@@ -24,10 +24,10 @@
 
 #include "amber.h"
 
-static const struct { const char *name, *code; } workloads[] = {
-  { "arithmetic loop (6e7 iterations)",
+static const struct { const char *name, *what, *code; } workloads[] = {
+  { "idle_arith", "arithmetic loop (6e7 iterations)",
     "local x = 0 for i = 1, 60000000 do x = x + i % 7 end return x" },
-  { "calls and tables (1e7 iterations)",
+  { "idle_calls", "calls and tables (1e7 iterations)",
     "local t = {} local function f(a) return a * 2 end "
     "for i = 1, 10000000 do t[i % 100 + 1] = f(i) end return #t" },
 };
@@ -36,6 +36,12 @@ enum mode { NO_AGENT, NO_SERVER, IDLE_SERVER, COUNT_HOOK, NMODES };
 static const char *mode_names[NMODES] = {
   "no agent", "agent, no server", "agent, idle server",
   "agent, count hook 1000 (idle server)"
+};
+/* The metric each mode's RESULT line has (the no-agent run is the
+** baseline of the others). */
+static const char *mode_metrics[NMODES] = {
+  NULL, "time_agent_no_server", "time_agent_idle_server",
+  "time_standing_count_hook"
 };
 
 /* ---- a silent server: accepts and reads, never asks for anything ------ */
@@ -156,20 +162,24 @@ int main(int argc, char **argv) {
     return 1;
   }
   pthread_create(&th, NULL, server, NULL);
-  printf("## Agent idle overhead (median of %d runs; ratio to no agent)\n\n",
-         runs);
-  printf("| workload | mode | seconds | ratio |\n|---|---|---|---|\n");
   for (w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
     double med[NMODES];
     int m, r;
     for (m = 0; m < NMODES; m++) {
       double t[50];
-      /* interleave nothing: each mode's runs back to back, then median */
+      /* each mode's runs back to back, then the median */
       for (r = 0; r < runs; r++) t[r] = run_once(workloads[w].code, m, absent);
       qsort(t, (size_t)runs, sizeof t[0], cmp);
       med[m] = t[runs / 2];
-      printf("| %s | %s | %.3f | %.3f |\n", workloads[w].name, mode_names[m],
-             med[m], med[m] / med[NO_AGENT]);
+      fprintf(stderr, "bench_agent_idle: %s, %s: %.3f s (%.3fx no agent)\n",
+              workloads[w].what, mode_names[m], med[m],
+              med[m] / med[NO_AGENT]);
+      if (m == NO_AGENT) continue;
+      /* The agent's promise is "within a few percent" while idle; the
+      ** standing count hook is reported to show why it is not the default. */
+      printf("RESULT name=%s metric=%s value=%.3f unit=s baseline=%.3f "
+             "target=%s better=lower\n", workloads[w].name, mode_metrics[m],
+             med[m], med[NO_AGENT], m == COUNT_HOOK ? "" : "1.05");
       fflush(stdout);
     }
   }

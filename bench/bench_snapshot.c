@@ -123,7 +123,7 @@ static int run(const workload *wl) {
   double c = median(cpu, wl->runs);
   if (wl->target_ms > 0)
     printf("RESULT name=%s metric=pause_ms value=%.1f unit=ms baseline=%.1f "
-           "target=%.0f\n", wl->name, p, b, wl->target_ms);
+           "limit=%.0f better=lower\n", wl->name, p, b, wl->target_ms);
   else
     printf("RESULT name=%s metric=pause_ms value=%.1f unit=ms baseline=%.1f\n",
            wl->name, p, b);
