@@ -6,7 +6,7 @@
 source "$(dirname "$0")/server_lib.bash"
 LUA=$B/amber-lua
 command -v valgrind >/dev/null || fail "valgrind is not installed (.ci/deps installs it)"
-if ldd "$LUA" 2>/dev/null | grep -q libasan; then
+if built_with_asan "$LUA"; then
   echo "SKIP: $LUA is built with AddressSanitizer; valgrind checks the plain build"
   exit 0
 fi

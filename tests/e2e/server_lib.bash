@@ -83,6 +83,11 @@ code() {
 }
 jget() { "$HELPER" json-get "$1"; }
 
+# built_with_asan FILE: whether FILE carries AddressSanitizer — linked in
+# statically by clang, as a shared library by gcc; valgrind runs neither.
+# (grep reads all of nm's output: with pipefail an early exit would fail.)
+built_with_asan() { nm -a "$1" 2>/dev/null | grep __asan_init >/dev/null; }
+
 # machine_id NAME: the id of the connected machine NAME, waiting for it
 # (up to MACHINE_WAIT seconds, 10 unless set: valgrind needs longer).
 machine_id() {

@@ -6,7 +6,7 @@ source "$(dirname "$0")/server_lib.bash"
 command -v valgrind >/dev/null || fail "valgrind is not installed (.ci/deps installs it)"
 # An ASan build (make asan) checks the same things its own way; valgrind
 # cannot run it.
-if ldd "$AMBER" 2>/dev/null | grep -q libasan; then
+if built_with_asan "$AMBER"; then
   echo "SKIP: $AMBER is built with AddressSanitizer; valgrind checks the plain build"
   exit 0
 fi
