@@ -4,7 +4,8 @@
 ** synthetic snapshots written as the agent writes them (arrays as edge
 ** runs), against a bare SQLite bulk insert of the same rows, and against
 ** the same snapshot with every edge as a single <e>; each run in a child
-** process that reports its time and peak RSS.
+** process that reports its time and peak RSS. One workload is ingested
+** into a store that already holds earlier snapshots of the same heap.
 ** Usage: bench_ingest [--quick] [--only store|bare|parse] [NAME-FILTER]
 ** (prints RESULT lines; --only runs one side, for profiling)
 */
@@ -36,6 +37,7 @@ typedef struct workload {
   uint64_t n;
   double target_ms;   /* 3x Eris's persist time for the same heap; 0 = none */
   int runs;
+  int history;        /* earlier snapshots of the same heap already stored */
 } workload;
 
 static wire_edge edge_of(const char *kind, wire_value v) {
@@ -118,9 +120,12 @@ static void gen_records(sink *s, uint64_t n) {
 }
 
 static const workload workloads[] = {
-  {"ingest_1e6_ints", "1 table + 1e6 integers", gen_ints, 1000000, 3 * 127, 5},
-  {"ingest_1e5_records", "1e5 records {x, y, name}", gen_records, 100000, 3 * 94, 5},
-  {"ingest_1e6_nodes", "5e5 records: 1e6 nodes", gen_records, 500000, 0, 3},
+  {"ingest_1e6_ints", "1 table + 1e6 integers", gen_ints, 1000000, 3 * 127, 5, 0},
+  {"ingest_1e5_records", "1e5 records {x, y, name}", gen_records, 100000, 3 * 94, 5, 0},
+  {"ingest_1e6_nodes", "5e5 records: 1e6 nodes", gen_records, 500000, 0, 3, 0},
+  /* a VM snapshotted again: same addresses and types as the stored ones */
+  {"ingest_1e5_records_5th", "1e5 records after 4 snapshots of them",
+   gen_records, 100000, 0, 3, 4},
 };
 
 /* ---- the capture writer ---------------------------------------------- */
@@ -392,9 +397,16 @@ static void child(int mode, const workload *wl, const char *capture_path,
       fprintf(stderr, "bench_ingest: %s\n", err);
       _exit(1);
     }
-    m.base_kb = status_kb("VmRSS");
     int64_t *ids;
     size_t nids;
+    for (int h = 0; h < wl->history; h++) {
+      if (store_import_file(s, capture_path, &ids, &nids, NULL, NULL)) {
+        fprintf(stderr, "bench_ingest: %s\n", store_errmsg(s));
+        _exit(1);
+      }
+      free(ids);
+    }
+    m.base_kb = status_kb("VmRSS");
     double t0 = now_ms(), c0 = cpu_ms();
     int rc = store_import_file(s, capture_path, &ids, &nids, NULL, NULL);
     m.ms = now_ms() - t0;

@@ -82,6 +82,18 @@ static const store_migration migrations[] = {
    "ALTER TABLE snapshots ADD COLUMN error BLOB;"
    "ALTER TABLE snapshots ADD COLUMN traceback BLOB;"
    "CREATE INDEX nodes_type ON nodes(type) WHERE type IS NOT NULL;"},
+  {3, "address and type indexes keyed by snapshot first, one index for the"
+      " rare kinds",
+   "DROP INDEX nodes_addr;"
+   "DROP INDEX nodes_type;"
+   "DROP INDEX nodes_thread;"
+   "DROP INDEX nodes_frame;"
+   "DROP INDEX nodes_exit;"
+   "DROP INDEX nodes_stub;"
+   "CREATE INDEX nodes_addr ON nodes(rid >> 40, addr) WHERE addr IS NOT NULL;"
+   "CREATE INDEX nodes_type ON nodes(rid >> 40, type) WHERE type IS NOT NULL;"
+   "CREATE INDEX nodes_rare ON nodes(kind, rid) WHERE kind = 'thread' OR"
+   " kind = 'frame' OR kind = 'exit' OR kind = 'stub';"},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -233,15 +245,20 @@ static int migrate(store *s) {
 
 /* The ingest's statements, prepared once: they run per node, per chunk
 ** and per reference, millions of times. */
+_Static_assert(STORE_BATCH_ROWS * (NC_EDGES + 1) <= 999,
+               "a batch of node rows fits SQLite's oldest limit on parameters");
 static int prepare_writes(store *s) {
-  s->ins_node = store_prepare(s,
-      "INSERT INTO nodes(" STORE_NODE_COLS ", edges) "
-      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
-  s->ins_chunk = s->ins_node ? store_prepare(s,
-      "INSERT INTO edges(rid, src, n, data) VALUES(?1,?2,?3,?4)") : NULL;
-  s->ins_ref = s->ins_chunk ? store_prepare(s,
-      "INSERT OR IGNORE INTO refs(target, pos, src) VALUES(?1,?2,?3)") : NULL;
-  return s->ins_ref ? STORE_OK : STORE_ESQL;
+  int rc = store_batch_prepare(s, &s->node_rows,
+      "INSERT OR FAIL INTO nodes(" STORE_NODE_COLS ", edges)", NC_EDGES + 1,
+      "storing nodes");
+  if (!rc) rc = store_batch_prepare(s, &s->ref_rows,
+      "INSERT OR IGNORE INTO refs(target, pos, src)", 3, "storing references");
+  if (!rc) {
+    s->ins_chunk = store_prepare(s,
+        "INSERT INTO edges(rid, src, n, data) VALUES(?1,?2,?3,?4)");
+    if (!s->ins_chunk) rc = STORE_ESQL;
+  }
+  return rc;
 }
 
 int store_open(store **out, const char *path, unsigned flags, char *err,
@@ -300,9 +317,9 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
 void store_close(store *s) {
   if (!s) return;
   store_ingests_detach(s);
-  sqlite3_finalize(s->ins_node);
+  store_batch_finalize(&s->node_rows);
+  store_batch_finalize(&s->ref_rows);
   sqlite3_finalize(s->ins_chunk);
-  sqlite3_finalize(s->ins_ref);
   sqlite3_close(s->db);
   free(s->path);
   free(s);

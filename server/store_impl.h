@@ -40,6 +40,49 @@ _Static_assert(STORE_MAX_SNAPSHOTS == (int64_t)1 << (63 - STORE_SHIFT),
 enum { NC_RID, NC_KIND, NC_SIZE, NC_ADDR, NC_MODE, NC_STATUS, NC_LINE, NC_E0,
        NC_EN, NC_TYPE, NC_NAME, NC_SOURCE, NC_VALUE, NC_PAYLOAD, NC_EDGES };
 
+/* ---- multi-row inserts (store_batch.c) ---- */
+
+/* Rows of one table collect in memory and go to SQLite this many to a
+** statement: the fixed cost of a statement (a cursor opened and closed per
+** index, the halt) was about half of what a node row cost. A batch is
+** flushed early once it holds STORE_BATCH_BYTES; a row with more bytes
+** than that is not copied but bound straight into a one-row statement. */
+#define STORE_BATCH_ROWS 64
+#define STORE_BATCH_BYTES 262144
+
+typedef struct store_batch {
+  sqlite3_stmt *one;        /* INSERT … VALUES(?,…): one row */
+  sqlite3_stmt *many;       /* the same, STORE_BATCH_ROWS rows */
+  int ncols;
+  int col;                  /* next column of the row being added */
+  int rows;                 /* complete rows held */
+  int direct;               /* the row being added binds into `one` */
+  wire_buf cells;           /* the rows held: tagged values */
+  const char *what;         /* "storing nodes", for error messages */
+} store_batch;
+
+/* Prepare the statements for `head` ("INSERT OR FAIL INTO t(a, b)") with
+** ncols columns. The conflict clause must not be ABORT (the default): a
+** multi-row ABORT needs a statement journal, which costs more than the
+** batch saves. Returns STORE_OK or an error set on s. */
+int store_batch_prepare(store *s, store_batch *b, const char *head, int ncols,
+                        const char *what);
+void store_batch_finalize(store_batch *b);
+/* Begin a row whose byte values add up to about `bytes`. */
+int store_batch_row(store *s, store_batch *b, size_t bytes);
+/* The row's values, in column order. Pointers must stay valid until
+** store_batch_row_end; NULL stores NULL. */
+void store_batch_null(store_batch *b);
+void store_batch_int(store_batch *b, int64_t v);
+void store_batch_blob(store_batch *b, const void *p, size_t n);
+void store_batch_text(store_batch *b, const char *p);
+/* End the row; it is inserted now or with its batch. */
+int store_batch_row_end(store *s, store_batch *b);
+/* Insert the rows held. */
+int store_batch_flush(store *s, store_batch *b);
+/* Drop the rows held (the transaction is being rolled back). */
+void store_batch_clear(store_batch *b);
+
 struct store {
   sqlite3 *db;
   char *path;
@@ -51,9 +94,11 @@ struct store {
   store_ingest *writer;
   store_ingest *wait_head, *wait_tail;
   int draining;             /* guards store_writer_release against reentry */
-  sqlite3_stmt *ins_node;   /* prepared once; used by the writer */
+  /* The writer's inserts, prepared once: node and reference rows in
+  ** batches, chunk rows (few and big) one at a time. */
+  store_batch node_rows;
+  store_batch ref_rows;
   sqlite3_stmt *ins_chunk;
-  sqlite3_stmt *ins_ref;
 };
 
 /* Set s's error message (printf-style) and return code. */

@@ -79,6 +79,10 @@ static char *dup_bytes(const char *p, size_t n) {
 static void finish_txn(store_ingest *in, int commit, int *rc) {
   store *s = in->s;
   assert(s->writer == in);
+  /* on_end flushed the batches before committing; anything left is from
+  ** a snapshot being rolled back */
+  store_batch_clear(&s->node_rows);
+  store_batch_clear(&s->ref_rows);
   if (commit) {
     int src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (src != SQLITE_OK) {
@@ -165,11 +169,6 @@ static void bind_bytes(sqlite3_stmt *st, int i, const void *p, size_t n,
                        int present) {
   if (!present) sqlite3_bind_null(st, i);
   else sqlite3_bind_blob64(st, i, n ? p : "", n, SQLITE_STATIC);
-}
-
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *p) {
-  if (p) sqlite3_bind_text(st, i, p, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -343,29 +342,31 @@ static int flush_edges(store_ingest *in) {
   int rc;
   if (in->cbuf.oom) return STORE_ENOMEM;
   if (!in->written) {
+    /* the node's row, with its first edges, joins the batch of rows */
     const wire_node *n = &in->pnode;
-    sqlite3_stmt *st = in->s->ins_node;
-    sqlite3_bind_int64(st, 1, store_rid(in->snap, n->id));
-    sqlite3_bind_text(st, 2, n->kind, -1, SQLITE_STATIC);
-    if (n->has_size) sqlite3_bind_int64(st, 3, (int64_t)n->size);
-    else sqlite3_bind_null(st, 3);
-    if (n->has_addr) sqlite3_bind_int64(st, 4, (int64_t)n->addr);
-    else sqlite3_bind_null(st, 4);
-    bind_opt_text(st, 5, n->mode);
-    bind_opt_text(st, 6, n->status);
-    if (n->has_line) sqlite3_bind_int64(st, 7, n->line);
-    else sqlite3_bind_null(st, 7);
-    sqlite3_bind_int64(st, 8, (int64_t)in->cstart);
-    sqlite3_bind_int64(st, 9, (int64_t)in->ccount);
-    bind_bytes(st, 10, n->type, n->type_len, n->type != NULL);
-    bind_bytes(st, 11, n->name, n->name_len, n->name != NULL);
-    bind_bytes(st, 12, n->source, n->source_len, n->source != NULL);
-    bind_bytes(st, 13, n->value, n->value_len, n->has_value);
-    bind_bytes(st, 14, n->payload, n->payload_len, n->has_payload);
-    bind_bytes(st, 15, data, in->cbuf.len, in->ccount > 0);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store_fail_sql(in->s, rc, "storing a node");
+    store *s = in->s;
+    store_batch *b = &s->node_rows;
+    if ((rc = store_batch_row(s, b, in->nbuf.len + in->cbuf.len))) return rc;
+    store_batch_int(b, store_rid(in->snap, n->id));
+    store_batch_text(b, n->kind);
+    if (n->has_size) store_batch_int(b, (int64_t)n->size);
+    else store_batch_null(b);
+    if (n->has_addr) store_batch_int(b, (int64_t)n->addr);
+    else store_batch_null(b);
+    store_batch_text(b, n->mode);
+    store_batch_text(b, n->status);
+    if (n->has_line) store_batch_int(b, n->line);
+    else store_batch_null(b);
+    store_batch_int(b, (int64_t)in->cstart);
+    store_batch_int(b, (int64_t)in->ccount);
+    store_batch_blob(b, n->type, n->type_len);
+    store_batch_blob(b, n->name, n->name_len);
+    store_batch_blob(b, n->source, n->source_len);
+    store_batch_blob(b, n->has_value ? (n->value ? n->value : "") : NULL, n->value_len);
+    store_batch_blob(b, n->has_payload ? (n->payload ? n->payload : "") : NULL,
+                     n->payload_len);
+    store_batch_blob(b, in->ccount ? data : NULL, in->cbuf.len);
+    if ((rc = store_batch_row_end(s, b))) return rc;
     in->written = 1;
   } else if (in->ccount) {
     sqlite3_stmt *st = in->s->ins_chunk;
@@ -393,13 +394,13 @@ static int finish_node(store_ingest *in) {
 
 /* A reference edge: its target can now find it (retainers). */
 static int insert_ref(store_ingest *in, const wire_value *v) {
-  sqlite3_stmt *st = in->s->ins_ref;
-  sqlite3_bind_int64(st, 1, store_rid(in->snap, v->u.ref));
-  sqlite3_bind_int64(st, 2, store_rid(in->snap, in->edges));
-  sqlite3_bind_int64(st, 3, (int64_t)in->cur);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? STORE_OK : store_fail_sql(in->s, rc, "storing a reference");
+  store_batch *b = &in->s->ref_rows;
+  int rc = store_batch_row(in->s, b, 0);
+  if (rc) return rc;
+  store_batch_int(b, store_rid(in->snap, v->u.ref));
+  store_batch_int(b, store_rid(in->snap, in->edges));
+  store_batch_int(b, (int64_t)in->cur);
+  return store_batch_row_end(in->s, b);
 }
 
 static int add_edge(store_ingest *in, const wire_edge *e) {
@@ -541,7 +542,9 @@ static int on_end(store_ingest *in, const wire_elem *e) {
                        "nothing was stored", in->wire_id,
                        (unsigned long long)(in->max_ref - 1),
                        (unsigned long long)in->nodes);
-  if ((rc = finish_node(in)))
+  if (!(rc = finish_node(in)) && !(rc = store_batch_flush(in->s, &in->s->node_rows)))
+    rc = store_batch_flush(in->s, &in->s->ref_rows);
+  if (rc)
     return ingest_fail(in, rc, "snapshot %s: %s", in->wire_id,
                        rc == STORE_ENOMEM ? "out of memory" : in->s->err);
   if (strncasecmp(hash, mine, 16))

@@ -376,7 +376,7 @@ int store_find_nodes(store *s, int64_t snap, const store_search *q,
   uint64_t nodes, edges;
   int rc = store_snapshot_counts(s, snap, &nodes, &edges);
   if (rc) return rc;
-  /* The rare kinds people look for have partial indexes, which SQLite
+  /* The rare kinds people look for have a partial index, which SQLite
   ** uses only for a literal `kind = '...'`; other kinds are common, so a
   ** scan in id order fills a page at once. */
   static const char *const indexed[] = {"thread", "frame", "exit", "stub"};
@@ -386,16 +386,19 @@ int store_find_nodes(store *s, int64_t snap, const store_search *q,
   char kind_sql[40] = "";
   if (literal) snprintf(kind_sql, sizeof kind_sql, " AND kind = '%s'", literal);
   else if (q && q->kind) snprintf(kind_sql, sizeof kind_sql, " AND kind = ?5");
-  char sql[700];
+  /* nodes_type and nodes_addr begin with the snapshot (rid >> 40), and
+  ** SQLite uses an index on an expression only where the query spells it
+  ** the same way. */
+  char sql[800];
   snprintf(sql, sizeof sql,
            "SELECT " STORE_NODE_COLS ", coalesce((SELECT e0 FROM nodes x"
            " WHERE x.rid = nodes.rid + 1), ?4) FROM nodes"
            " WHERE rid BETWEEN ?1 AND ?2%s%s%s%s ORDER BY rid LIMIT ?3",
            kind_sql,
-           q && q->type ? " AND type = ?6" : "",
+           q && q->type ? " AND rid >> 40 = ?10 AND type = ?6" : "",
            q && q->text ? " AND (substr(value, 1, ?8) = ?7 OR"
                           " substr(name, 1, ?8) = ?7)" : "",
-           q && q->has_addr ? " AND addr = ?9" : "");
+           q && q->has_addr ? " AND rid >> 40 = ?10 AND addr = ?9" : "");
   sqlite3_stmt *st = store_prepare(s, sql);
   if (!st) return STORE_ESQL;
   uint64_t first = after < 0 ? 0 : (uint64_t)after + 1;
@@ -405,6 +408,7 @@ int store_find_nodes(store *s, int64_t snap, const store_search *q,
   sqlite3_bind_int64(st, 4, (int64_t)edges);
   if (q && q->kind && !literal) sqlite3_bind_text(st, 5, q->kind, -1, SQLITE_STATIC);
   if (q && q->has_addr) sqlite3_bind_int64(st, 9, (int64_t)q->addr);
+  if (q && (q->has_addr || q->type)) sqlite3_bind_int64(st, 10, snap);
   if (q && q->type)
     sqlite3_bind_blob64(st, 6, q->type_len ? q->type : "", q->type_len, SQLITE_STATIC);
   if (q && q->text) {

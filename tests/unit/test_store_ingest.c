@@ -375,6 +375,132 @@ static void build_small(tstream *t, const char *id) {
   ts_node(t, n);
 }
 
+typedef struct ids_found { uint64_t n, id; } ids_found;
+
+static int found_id(void *ud, const store_node *n) {
+  ids_found *f = ud;
+  f->n++;
+  f->id = n->n.id;
+  return 0;
+}
+
+/* A list of n strings: most short, every 40th too big to be copied into a
+** batch of rows (it binds straight into SQLite), every 7th big enough that
+** a few of them end a batch early. Each string is retained twice. */
+static char big_value[300 * 1024];
+static void build_strings(tstream *t, const char *id, int n) {
+  memset(big_value, 'v', sizeof big_value);
+  ts_begin(t, id, NULL);
+  ts_node(t, tn("root"));
+  wire_edge e = te_kind("root", tv_ref(1));
+  e.name = "globals", e.name_len = 7;
+  ts_edge(t, e);
+  ts_node(t, tn("table"));
+  for (int i = 0; i < n; i++) ts_edge(t, te_index(i + 1, tv_ref(2 + (uint64_t)i)));
+  for (int i = 0; i < n; i++) {
+    wire_node s = tn("string");
+    char text[32];
+    s.value = text, s.has_value = 1;
+    s.value_len = (size_t)snprintf(text, sizeof text, "s%d", i);
+    if (i % 40 == 39) s.value = big_value, s.value_len = sizeof big_value - (size_t)i;
+    else if (i % 7 == 6) s.value = big_value, s.value_len = 100 * 1024 + (size_t)i;
+    s.addr = 0x7f0000001000ull + 64 * (uint64_t)(n - i), s.has_addr = 1;
+    ts_node(t, s);
+    ts_edge(t, te_field("self", tv_ref(2 + (uint64_t)i)));
+    if (i % 50 == 49) ts_batch(t);
+  }
+}
+
+typedef struct lengths { uint64_t n, bytes; } lengths;
+
+static int sum_value(void *ud, const store_node *n) {
+  lengths *l = ud;
+  l->n++;
+  l->bytes += n->n.value_len;
+  return 0;
+}
+
+static void test_many_rows_and_big_rows_come_back_exactly(void **state) {
+  (void)state;
+  tdb d;
+  tdb_open(&d);
+  tstream t;
+  ts_init(&t);
+  enum { N = 300 };
+  build_strings(&t, "rows", N);
+  ts_end(&t);
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
+  assert_int_equal(tr.status[0], STORE_OK);
+  assert_int_equal(tdb_rows(d.s, "nodes"), N + 2);
+  assert_int_equal(tdb_rows(d.s, "refs"), 1 + 2 * N);
+  assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_OK);
+  lengths want = {0, 0}, got = {0, 0};
+  for (int i = 0; i < N; i++) {
+    want.n++;
+    want.bytes += i % 40 == 39 ? sizeof big_value - (size_t)i
+                : i % 7 == 6 ? 100 * 1024 + (size_t)i
+                : (size_t)snprintf(NULL, 0, "s%d", i);
+  }
+  store_search q;
+  memset(&q, 0, sizeof q);
+  q.kind = "string";
+  assert_int_equal(store_find_nodes(d.s, tr.snap[0], &q, -1, 0, sum_value, &got),
+                   STORE_OK);
+  assert_true(got.n == want.n && got.bytes == want.bytes);
+  for (int i = 0; i < N; i += 13) {
+    pager p = {0, 0, 0, 0};
+    assert_int_equal(store_retainers(d.s, tr.snap[0], 2 + (uint64_t)i, 0, 0,
+                                     page_edge, &p), STORE_OK);
+    assert_int_equal(p.n, 2);
+    memset(&q, 0, sizeof q);
+    q.has_addr = 1, q.addr = 0x7f0000001000ull + 64 * (uint64_t)(N - i);
+    ids_found f = {0, 0};
+    assert_int_equal(store_find_nodes(d.s, tr.snap[0], &q, -1, 0, found_id, &f),
+                     STORE_OK);
+    assert_true(f.n == 1 && f.id == 2 + (uint64_t)i);
+  }
+  ts_free(&t);
+  tdb_close(&d);
+}
+
+/* Rows held for a batch when a snapshot fails are dropped with it: the
+** next snapshot's transaction must not write them. */
+static void test_rows_held_by_a_failed_snapshot_are_dropped(void **state) {
+  (void)state;
+  tdb d;
+  tdb_open(&d);
+  tstream t;
+  ts_init(&t);
+  build_strings(&t, "bad", 100);
+  ts_end_with(&t, 1, 0, NULL);        /* fails at its end: a count mismatch */
+  build_strings(&t, "cut", 90);       /* fails midway: the machine goes away */
+  ts_close_graph(&t);
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  store_ingest *in = tf_ingest(d.s, &tr);
+  assert_int_equal(tf_feed(in, t.b.data, t.b.len, 0, 1), WIRE_OK);
+  assert_true(store_ingest_open(in));
+  store_ingest_abort(in, "the machine disconnected");
+  ts_free(&t);
+  ts_init(&t);
+  build_small(&t, "good");
+  ts_end(&t);
+  assert_int_equal(tf_feed(in, t.b.data, t.b.len, 0, 1), WIRE_OK);
+  store_ingest_free(in);
+  assert_int_equal(tr.n, 3);
+  assert_int_equal(tr.status[0], STORE_ECOUNT);
+  assert_int_equal(tr.status[1], STORE_EABORTED);
+  assert_int_equal(tr.status[2], STORE_OK);
+  assert_int_equal(tdb_count(d.s), 1);
+  assert_int_equal(tdb_rows(d.s, "nodes"), 3);
+  assert_int_equal(tdb_rows(d.s, "refs"), 2);
+  assert_int_equal(store_verify(d.s, tr.snap[2], NULL), STORE_OK);
+  ts_free(&t);
+  tdb_close(&d);
+}
+
 /* Store one good snapshot, then feed bad; check the outcome and that the
 ** good one is untouched and nothing else was written. */
 static void expect_nothing_stored(const wire_buf *bad, int status,
@@ -744,6 +870,8 @@ int main(void) {
     cmocka_unit_test(test_every_field_and_value_comes_back_exactly),
     cmocka_unit_test(test_split_at_every_byte_boundary_still_ingests),
     cmocka_unit_test(test_large_nodes_split_into_chunks_read_back_exactly),
+    cmocka_unit_test(test_many_rows_and_big_rows_come_back_exactly),
+    cmocka_unit_test(test_rows_held_by_a_failed_snapshot_are_dropped),
     cmocka_unit_test(test_hash_mismatch_stores_nothing),
     cmocka_unit_test(test_count_mismatch_stores_nothing),
     cmocka_unit_test(test_dangling_reference_stores_nothing),

@@ -377,6 +377,55 @@ static int collect_snap(void *ud, const store_snapshot *s) {
   return 0;
 }
 
+/* Snapshots of one VM share addresses and type names; the address and
+** type indexes begin with the snapshot, and a search sees its own nodes. */
+static void test_search_by_address_and_type_stays_in_its_snapshot(void **state) {
+  (void)state;
+  tstream t;
+  ts_init(&t);
+  build_app(&t, "4");
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
+  assert_int_equal(tr.status[0], STORE_OK);
+  int64_t other = tr.snap[0];
+  ts_free(&t);
+  int64_t both[] = {snap, other};
+  for (int k = 0; k < 2; k++) {
+    store_search q;
+    ids s;
+    memset(&q, 0, sizeof q);
+    q.has_addr = 1, q.addr = 0x5616e0a4c2b0;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_find_nodes(d.s, both[k], &q, -1, 0, collect_node, &s), STORE_OK);
+    assert_int_equal(s.n, 1);
+    assert_true(s.id[0] == 4);
+    q.type = "App", q.type_len = 3;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_find_nodes(d.s, both[k], &q, -1, 0, collect_node, &s), STORE_OK);
+    assert_int_equal(s.n, 1);
+    q.addr++;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_find_nodes(d.s, both[k], &q, -1, 0, collect_node, &s), STORE_OK);
+    assert_int_equal(s.n, 0);
+    memset(&q, 0, sizeof q);
+    q.type = "App", q.type_len = 3;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_find_nodes(d.s, both[k], &q, -1, 0, collect_node, &s), STORE_OK);
+    assert_int_equal(s.n, 1);
+    assert_true(s.id[0] == 4);
+  }
+  /* The plan uses the index, not a scan of the snapshot. */
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "EXPLAIN QUERY PLAN SELECT rid"
+                   " FROM nodes WHERE rid BETWEEN ?1 AND ?2 AND rid >> 40 = ?10"
+                   " AND addr = ?9 ORDER BY rid", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "nodes_addr"));
+  sqlite3_finalize(st);
+  assert_int_equal(store_snapshot_delete(d.s, other), STORE_OK);
+}
+
 static void test_machines_and_snapshot_pages_newest_first(void **state) {
   (void)state;
   store_machine m;
@@ -544,6 +593,7 @@ int main(void) {
     cmocka_unit_test(test_search_by_kind_type_and_text_pages_by_id),
     cmocka_unit_test(test_frames_come_by_thread_and_level),
     cmocka_unit_test(test_machines_and_snapshot_pages_newest_first),
+    cmocka_unit_test(test_search_by_address_and_type_stays_in_its_snapshot),
     cmocka_unit_test(test_damaged_rows_give_clear_errors),
     cmocka_unit_test(test_verify_detects_a_tampered_row),
   };
