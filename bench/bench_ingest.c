@@ -532,13 +532,13 @@ int main(int argc, char **argv) {
     double cs = median(c_store, runs), cb = median(c_bare, runs), cp = median(c_parse, runs);
     if (wl->target_ms > 0)
       printf("RESULT name=%s metric=time value=%.1f unit=ms baseline=%.1f "
-             "target=%.0f\n", wl->name, s, b, wl->target_ms);
+             "limit=%.0f better=lower\n", wl->name, s, b, wl->target_ms);
     else
       printf("RESULT name=%s metric=time value=%.1f unit=ms baseline=%.1f\n",
              wl->name, s, b);
     if (wl->target_ms > 0)
       printf("RESULT name=%s metric=cpu_time value=%.1f unit=ms baseline=%.1f "
-             "target=%.0f\n", wl->name, cs, cb, wl->target_ms);
+             "limit=%.0f better=lower\n", wl->name, cs, cb, wl->target_ms);
     else
       printf("RESULT name=%s metric=cpu_time value=%.1f unit=ms baseline=%.1f\n",
              wl->name, cs, cb);
