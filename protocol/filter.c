@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define HAVE_SSE2 1
+#endif
 
 #include "wire_internal.h"
 
@@ -46,6 +50,37 @@ static int is_name_start(unsigned c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
          c >= 0x80;
 }
+
+/* The first byte in [r, end) that stop marks, or end. The table says the
+** same as the characters a, b, c (and, if high, every byte from 0x80): with
+** SSE2, sixteen bytes are looked at at once while sixteen remain. */
+static inline const unsigned char *scan(const unsigned char *r, const unsigned char *end,
+                                        const unsigned char *stop, char a, char b, char c,
+                                        int high) {
+#ifdef HAVE_SSE2
+  const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+  while (end - r >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)r);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                             _mm_cmpeq_epi8(v, vc));
+    unsigned bits;
+    if (high) m = _mm_or_si128(m, v); /* movemask takes each byte's top bit */
+    bits = (unsigned)_mm_movemask_epi8(m);
+    if (bits != 0) return r + __builtin_ctz(bits);
+    r += 16;
+  }
+#else
+  (void)a; (void)b; (void)c; (void)high;
+#endif
+  while (end - r >= 4 && !stop[r[0]] && !stop[r[1]] && !stop[r[2]] && !stop[r[3]]) r += 4;
+  while (r < end && !stop[*r]) r++;
+  return r;
+}
+
+#define SCAN_TEXT(r, end) scan((r), (end), stop_text, '<', '&', '<', 1)
+#define SCAN_DQ(r, end) scan((r), (end), stop_dq, '<', '&', '"', 1)
+#define SCAN_SQ(r, end) scan((r), (end), stop_sq, '<', '&', '\'', 1)
+#define SCAN_TAG(r, end) scan((r), (end), stop_tag, '>', '"', '\'', 0)
 
 void wire_filter_init(wire_filter *f, const wire_limits *lim) {
   memset(f, 0, sizeof *f);
@@ -266,6 +301,107 @@ static size_t utf8_at(wire_filter *f, out_t *w, const unsigned char *r,
   return m;
 }
 
+/* Can fast_content take the stream from here? Inside a message, in text,
+** a tag or an attribute value. */
+#define FAST_STATE(f) \
+  ((f)->state == F_STAG || (f)->state == F_DQ || (f)->state == F_ETAG || \
+   (f)->state == F_SQ || ((f)->state == F_TEXT && (f)->depth > 0))
+
+/* The common path through a message's body, which is nearly all of every
+** stream: text, start tags with their attribute values, end tags, and the
+** '<' between them, all passed on unchanged (they stay pending in w). It
+** reads from s (stream offset pos) at most to e, and stops before anything
+** else: a reference, a byte from 0x80, a raw '<' in a value, a '<' it
+** cannot decide yet, the end of the message, a limit reached. The state
+** machine in wire_filter_run handles that byte exactly as if this had not
+** run, so this never reports an error: it returns where it stopped. */
+static const unsigned char *fast_content(wire_filter *f, out_t *w, const unsigned char *s,
+                                         const unsigned char *e, uint64_t pos) {
+  const unsigned char *r = s, *q, *rstop;
+  uint64_t room;
+#define RPOS(x) (pos + (uint64_t)((x) - s))
+  for (;;) {
+    switch (f->state) {
+    case F_TEXT:
+      room = run_room(f, RPOS(r));
+      rstop = room < (uint64_t)(e - r) ? r + room : e;
+      r = SCAN_TEXT(r, rstop);
+      if (r == rstop || *r != '<' || e - r < 2 || f->prolog || f->drop_from != NONE)
+        return r;
+      if (r[1] == '/') {
+        f->run_on = 0;
+        f->state = F_ETAG;
+      } else if (is_name_start(r[1]) && f->depth < f->max_depth) {
+        f->depth++;
+        f->run_on = 0;
+        f->slash = 0;
+        f->state = F_STAG;
+      } else {
+        return r;
+      }
+      /* what emit_lt does, with the '<' left pending */
+      f->lt_pos = RPOS(r);
+      f->tok_f = FPOS(f, w) + (uint64_t)(r - w->seg);
+      r += 2;
+      break;
+
+    case F_STAG:
+      q = SCAN_TAG(r, e);
+      if (q > r) f->slash = q[-1] == '/';
+      r = q;
+      if (r == e) return r;
+      if (*r == '>') {
+        r++;
+        if (f->slash) {
+          f->depth--;
+          end_tag_done(f, RPOS(r - 1));
+          if (f->depth == 0) return r;
+        } else {
+          f->state = F_TEXT;
+          f->run_on = 1;
+          f->run_start = RPOS(r);
+        }
+      } else {
+        f->state = *r == '"' ? F_DQ : F_SQ;
+        r++;
+        f->run_on = 1;
+        f->run_start = RPOS(r);
+        f->slash = 0;
+      }
+      break;
+
+    case F_DQ:
+    case F_SQ:
+      room = run_room(f, RPOS(r));
+      rstop = room < (uint64_t)(e - r) ? r + room : e;
+      if (f->state == F_DQ) {
+        r = SCAN_DQ(r, rstop);
+        if (r == rstop || *r != '"') return r;
+      } else {
+        r = SCAN_SQ(r, rstop);
+        if (r == rstop || *r != '\'') return r;
+      }
+      r++;
+      f->state = F_STAG;
+      f->run_on = 0;
+      break;
+
+    case F_ETAG:
+      q = memchr(r, '>', (size_t)(e - r));
+      if (q == NULL) return e;
+      r = q + 1;
+      f->depth--;
+      end_tag_done(f, RPOS(q));
+      if (f->depth == 0) return r;
+      break;
+
+    default:
+      return r;
+    }
+  }
+#undef RPOS
+}
+
 size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
                        char *out, size_t *olen) {
   out_t w;
@@ -292,6 +428,13 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
       if (lim - POS(i) < avail) avail = (size_t)(lim - POS(i));
     }
     e = s + avail;
+    if (FAST_STATE(f)) {
+      r = fast_content(f, &w, s, e, POS(i));
+      if (r > s) {
+        i += (size_t)(r - s);
+        continue;
+      }
+    }
     c = *s;
 
     switch (f->state) {

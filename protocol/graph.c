@@ -104,13 +104,23 @@ static int is_word(const char *s, size_t n) {
   return n > 0 && memchr(s, 0, n) == NULL;
 }
 
+/* Attribute names are compared a byte at a time: they are one to three
+** letters, and a call to strcmp for each candidate costs more than the
+** comparison itself. NAME1 and NAME2 test a name against "a" and "ab". */
+#define NAME1(n, a) ((n)[0] == (a) && (n)[1] == '\0')
+#define NAME2(n, a, b) ((n)[0] == (a) && (n)[1] == (b) && (n)[2] == '\0')
+
 int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
                    wire_buf *scratch, const char **why) {
   size_t i;
   memset(node, 0, sizeof *node);
   *cont = 0;
-  if (strcmp(e->name, "n") != 0) { *why = "not a node element <n>"; return -1; }
-  if (wire_get_u64(e, "i", &node->id) != 0) {
+  if (!NAME1(e->name, 'n')) { *why = "not a node element <n>"; return -1; }
+  /* the id is checked first, whatever the order of the attributes; the
+  ** writer puts it first */
+  if (e->nattrs > 0 && NAME1(e->attrs[0].name, 'i')
+          ? wire_num_parse_u64(e->attrs[0].value, e->attrs[0].len, &node->id) != 0
+          : wire_get_u64(e, "i", &node->id) != 0) {
     *why = "node without a valid id i (a decimal integer)";
     return -1;
   }
@@ -119,27 +129,49 @@ int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
     const wire_attr_t *a = &e->attrs[i];
     const char *n = a->name, *v = a->value;
     size_t len = a->len;
-    if (strcmp(n, "i") == 0) {
-      continue;
-    } else if (strcmp(n, "c") == 0) {
+    switch (n[0]) {
+    case 'i':
+      break;
+    case 'c':
+      if (n[1] != '\0') break;
       if (len != 1 || v[0] != '1') { *why = "continuation flag c must be 1"; return -1; }
       *cont = 1;
-    } else if (strcmp(n, "k") == 0) {
+      break;
+    case 'k':
+      if (n[1] != '\0') break;
       if (!is_word(v, len)) { *why = "node kind k is empty or holds a NUL"; return -1; }
       node->kind = v;
-    } else if (strcmp(n, "t") == 0) {
+      break;
+    case 't':
+      if (n[1] != '\0') break;
       node->type = v; node->type_len = len;
-    } else if (strcmp(n, "nm") == 0) {
+      break;
+    case 'n':
+      if (n[1] != 'm' || n[2] != '\0') break;
       node->name = v; node->name_len = len;
-    } else if (strcmp(n, "s") == 0) {
-      if (wire_num_parse_u64(v, len, &node->size) != 0) { *why = "node size s is not a decimal integer"; return -1; }
-      node->has_size = 1;
-    } else if (strcmp(n, "a") == 0) {
+      break;
+    case 's':
+      if (n[1] == '\0') {
+        if (wire_num_parse_u64(v, len, &node->size) != 0) { *why = "node size s is not a decimal integer"; return -1; }
+        node->has_size = 1;
+      } else if (NAME2(n, 's', 't')) {
+        if (!is_word(v, len)) { *why = "status st is empty or holds a NUL"; return -1; }
+        node->status = v;
+      } else if (strcmp(n, "src") == 0) {
+        node->source = v; node->source_len = len;
+      }
+      break;
+    case 'a':
+      if (n[1] != '\0') break;
       if (wire_num_parse_hex(v, len, &node->addr) != 0) { *why = "node address a is not 1-16 hex digits"; return -1; }
       node->has_addr = 1;
-    } else if (strcmp(n, "v") == 0) {
+      break;
+    case 'v':
+      if (n[1] != '\0') break;
       node->value = v; node->value_len = len; node->has_value = 1;
-    } else if (strcmp(n, "p") == 0) {
+      break;
+    case 'p':
+      if (n[1] != '\0') break;
       if (scratch == NULL) { *why = "node has a payload but no scratch buffer was given"; return -1; }
       if (wire_base64_decode(scratch, v, len) != 0) {
         *why = scratch->oom ? "out of memory decoding the payload" : "node payload p is not valid base64";
@@ -148,20 +180,22 @@ int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
       node->payload = scratch->data != NULL ? scratch->data : "";
       node->payload_len = scratch->len;
       node->has_payload = 1;
-    } else if (strcmp(n, "m") == 0) {
+      break;
+    case 'm':
+      if (n[1] != '\0') break;
       if (strcmp(v, "k") != 0 && strcmp(v, "v") != 0 && strcmp(v, "kv") != 0) {
         *why = "weak mode m must be k, v or kv";
         return -1;
       }
       node->mode = v;
-    } else if (strcmp(n, "st") == 0) {
-      if (!is_word(v, len)) { *why = "status st is empty or holds a NUL"; return -1; }
-      node->status = v;
-    } else if (strcmp(n, "src") == 0) {
-      node->source = v; node->source_len = len;
-    } else if (strcmp(n, "l") == 0) {
+      break;
+    case 'l':
+      if (n[1] != '\0') break;
       if (wire_num_parse_i64(v, len, &node->line) != 0) { *why = "line l is not a decimal integer"; return -1; }
       node->has_line = 1;
+      break;
+    default:
+      break;
     }
     /* other attributes are ignored: later versions may add fields */
   }
@@ -176,23 +210,23 @@ int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
 int wire_edge_read(const wire_elem *e, wire_edge *edge, const char **why) {
   size_t i;
   memset(edge, 0, sizeof *edge);
-  if (strcmp(e->name, "e") != 0) { *why = "not an edge element <e>"; return -1; }
+  if (!NAME1(e->name, 'e')) { *why = "not an edge element <e>"; return -1; }
   for (i = 0; i < e->nattrs; i++) {
     const wire_attr_t *a = &e->attrs[i];
     const char *n = a->name, *v = a->value;
     size_t len = a->len;
-    if (strcmp(n, "k") == 0) {
+    if (NAME1(n, 'k')) {
       if (!is_word(v, len)) { *why = "edge kind k is empty or holds a NUL"; return -1; }
       edge->kind = v;
-    } else if (strcmp(n, "n") == 0) {
+    } else if (NAME1(n, 'n')) {
       edge->name = v; edge->name_len = len;
-    } else if (strcmp(n, "i") == 0) {
+    } else if (NAME1(n, 'i')) {
       if (wire_num_parse_i64(v, len, &edge->index) != 0) { *why = "edge index i is not a decimal integer"; return -1; }
       edge->has_index = 1;
-    } else if (strcmp(n, "key") == 0) {
-      if (wire_value_parse(v, len, &edge->key) != 0) { *why = "edge key is not a valid value"; return -1; }
-    } else if (strcmp(n, "v") == 0) {
+    } else if (NAME1(n, 'v')) {
       if (wire_value_parse(v, len, &edge->value) != 0) { *why = "edge target v is not a valid value"; return -1; }
+    } else if (n[0] == 'k' && n[1] == 'e' && n[2] == 'y' && n[3] == '\0') {
+      if (wire_value_parse(v, len, &edge->key) != 0) { *why = "edge key is not a valid value"; return -1; }
     }
   }
   if (edge->kind == NULL) { *why = "edge without a kind k"; return -1; }

@@ -113,7 +113,9 @@ static void field_value(wire_hash *h, const wire_value *v) {
   field(h, text, wire_value_text(text, v));
 }
 
-void wire_hash_node(wire_hash *h, const wire_node *n) {
+/* The fields of a node one at a time: for nodes too big for the fused path
+** below. Both feed exactly the same bytes. */
+static void node_by_fields(wire_hash *h, const wire_node *n) {
   field_u64(h, n->id);
   field_str(h, n->kind);
   field(h, n->type, n->type_len);
@@ -195,6 +197,58 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *e, const char *vtext,
   }
   o = put_value(o, &e->key);
   o = vtext != NULL ? put_field(o, vtext, vlen) : put_value(o, &e->value);
+  assert((size_t)(o - buf) <= sizeof buf);
+  feed(h, buf, (size_t)(o - buf));
+}
+
+/* Nodes, like edges, are assembled in a stack buffer when they fit and fed
+** at once. */
+#define NODE_BUF 512
+#define NODE_FIXED (10 * 8 + 2 * WIRE_NUM_MAX)
+
+void wire_hash_node(wire_hash *h, const wire_node *n) {
+  char buf[NODE_BUF], *o = buf;
+  const void *value = n->has_value ? (n->value != NULL ? n->value : "") : NULL;
+  const void *payload = n->has_payload ? (n->payload != NULL ? n->payload : "") : NULL;
+  size_t klen = n->kind != NULL ? strlen(n->kind) : 0;
+  size_t mlen = n->mode != NULL ? strlen(n->mode) : 0;
+  size_t slen = n->status != NULL ? strlen(n->status) : 0;
+  size_t lens[8], room = NODE_BUF - NODE_FIXED, i;
+  lens[0] = klen;
+  lens[1] = n->type != NULL ? n->type_len : 0;
+  lens[2] = n->name != NULL ? n->name_len : 0;
+  lens[3] = value != NULL ? n->value_len : 0;
+  lens[4] = payload != NULL ? n->payload_len : 0;
+  lens[5] = mlen;
+  lens[6] = slen;
+  lens[7] = n->source != NULL ? n->source_len : 0;
+  for (i = 0; i < 8; i++) {
+    if (lens[i] > room) {
+      node_by_fields(h, n);
+      return;
+    }
+    room -= lens[i];
+  }
+  {
+    size_t d = wire_num_u64(o + 8, n->id);
+    put_len(o, d);
+    o += 8 + d;
+  }
+  o = put_field(o, n->kind, klen);
+  o = put_field(o, n->type, lens[1]);
+  o = put_field(o, n->name, lens[2]);
+  o = put_field(o, value, lens[3]);
+  o = put_field(o, payload, lens[4]);
+  o = put_field(o, n->mode, mlen);
+  o = put_field(o, n->status, slen);
+  o = put_field(o, n->source, lens[7]);
+  if (n->has_line) {
+    size_t d = wire_num_i64(o + 8, n->line);
+    put_len(o, d);
+    o += 8 + d;
+  } else {
+    o = put_field(o, NULL, 0);
+  }
   assert((size_t)(o - buf) <= sizeof buf);
   feed(h, buf, (size_t)(o - buf));
 }

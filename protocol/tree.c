@@ -21,23 +21,42 @@ static char *arena_strdup(wire_arena *a, const char *s, size_t n) {
   return d;
 }
 
+/* Bytes that end the plain copy in decode_str: the NUL, and 0xEF, the
+** first byte of every U+F7xx character. */
+static const unsigned char decode_stop[256] = {[0] = 1, [0xEF] = 1};
+
 /* Copy expat's NUL-terminated UTF-8 s into the arena, turning U+F7xx back
-** into bytes; the result is NUL-terminated but may hold NULs. Names and
-** values are mostly a few bytes, so one pass straight into the arena's free
-** space beats strlen + memchr + memcpy; long ones fall back to those. */
-static char *arena_decode(wire_arena *a, const char *s, size_t *len) {
+** into bytes; the result is NUL-terminated but may hold NULs. An element's
+** strings are written one after another at *dp, in the current block's free
+** space, and committed together by the caller (wire_arena_commit(a, *dp -
+** a->cur)): names and values are mostly a few bytes, so one pass straight
+** into the arena beats strlen + memchr + memcpy and an allocation each.
+** One that does not fit commits what is there and falls back to those.
+** (Reading ahead of the NUL, a word at a time, could leave expat's buffer:
+** every byte is read only once the one before it is not NUL.) */
+static inline char *decode_str(wire_arena *a, char **dp, const char *s, size_t *len) {
   const unsigned char *u = (const unsigned char *)s;
-  size_t room, i = 0, j = 0, n;
-  char *d = wire_arena_peek(a, &room);
-  while (j + 1 < room) {
-    unsigned c = u[i];
+  char *d = *dp, *start = d;
+  size_t lim = d != NULL ? (size_t)(a->lim - d) : 0, i = 0, j = 0, n;
+  if (lim > 0) lim--; /* room for the NUL */
+  for (;;) {
+    unsigned c;
+    while (lim - j >= 4 && !decode_stop[u[i]] && !decode_stop[u[i + 1]] &&
+           !decode_stop[u[i + 2]] && !decode_stop[u[i + 3]]) {
+      memcpy(d + j, u + i, 4);
+      i += 4;
+      j += 4;
+    }
+    while (j < lim && !decode_stop[u[i]]) d[j++] = (char)u[i++];
+    if (j >= lim) break;
+    c = u[i];
     if (c == 0) {
       d[j] = '\0';
-      wire_arena_commit(a, j + 1);
+      *dp = d + j + 1;
       *len = j;
-      return d;
+      return start;
     }
-    if (c == 0xEF && u[i + 1] >= 0x9C && u[i + 1] <= 0x9F && (u[i + 2] & 0xC0) == 0x80) {
+    if (u[i + 1] >= 0x9C && u[i + 1] <= 0x9F && (u[i + 2] & 0xC0) == 0x80) {
       d[j++] = (char)((u[i + 1] - 0x9C) << 6 | (u[i + 2] & 0x3F));
       i += 3;
     } else {
@@ -45,8 +64,10 @@ static char *arena_decode(wire_arena *a, const char *s, size_t *len) {
       i++;
     }
   }
+  if (d != NULL) wire_arena_commit(a, (size_t)(d - a->cur));
   n = strlen(s);
   d = wire_arena_alloc(a, n + 1);
+  *dp = a->cur;
   if (d == NULL) return NULL;
   *len = wire_unescape_f7(d, s, n);
   d[*len] = '\0';
@@ -82,7 +103,8 @@ static int grow_stack(wire_parser *p) {
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts) {
   wire_parser *p = ud;
   wire_elem *el;
-  size_t natts = 0, i, nlen;
+  char *o;
+  size_t natts = 0, i, len;
   unsigned d = p->depth;
   if (!p->in_root) {
     p->in_root = 1; /* the synthetic document element */
@@ -93,18 +115,28 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     return;
   }
   while (atts[2 * natts] != NULL) natts++;
-  el = wire_arena_alloc(&p->arena, sizeof *el);
+  /* the element and its attribute array in one allocation */
+  _Static_assert(sizeof *el % _Alignof(wire_attr_t) == 0, "attributes follow the element");
+  el = wire_arena_alloc(&p->arena, sizeof *el + natts * sizeof *el->attrs);
   if (el == NULL) goto nomem;
-  el->name = arena_decode(&p->arena, name, &nlen);
-  el->attrs = natts ? wire_arena_alloc(&p->arena, natts * sizeof *el->attrs) : NULL;
-  if (el->name == NULL || (natts && el->attrs == NULL)) goto nomem;
+  el->attrs = natts ? (wire_attr_t *)(el + 1) : NULL;
   el->nattrs = natts;
-  for (i = 0; i < natts; i++) {
-    wire_attr_t *a = &el->attrs[i];
-    a->name = arena_decode(&p->arena, atts[2 * i], &nlen);
-    a->value = arena_decode(&p->arena, atts[2 * i + 1], &a->len);
-    if (a->name == NULL || a->value == NULL) goto nomem;
+  /* its name, then each attribute's name and value: one loop, so the
+  ** decoder is inlined once */
+  o = p->arena.cur;
+  for (i = 0; i <= 2 * natts; i++) {
+    char *str = decode_str(&p->arena, &o, i == 0 ? name : atts[i - 1], &len);
+    if (str == NULL) goto nomem;
+    if (i == 0) {
+      el->name = str;
+    } else if (i % 2 == 1) {
+      el->attrs[i / 2].name = str;
+    } else {
+      el->attrs[i / 2 - 1].value = str;
+      el->attrs[i / 2 - 1].len = len;
+    }
   }
+  if (o != NULL) wire_arena_commit(&p->arena, (size_t)(o - p->arena.cur));
   el->text = "";
   el->text_len = 0;
   el->children = el->next = NULL;

@@ -64,17 +64,38 @@ size_t wire_unescape_f7(char *dst, const char *s, size_t n);
 typedef struct wire_arena_block wire_arena_block;
 typedef struct wire_arena {
   wire_arena_block *head;  /* block being filled; older blocks follow */
+  char *cur, *lim;         /* its free space (both NULL without a block) */
   size_t used;             /* bytes handed out since the last reset */
   size_t held;             /* bytes of memory held in blocks */
 } wire_arena;
 
+/* Allocations are rounded up to this, so the free space of a block is
+** always a multiple of it. */
+#define WIRE_ARENA_ALIGN 8
+
 void wire_arena_init(wire_arena *a);
-/* n bytes aligned for any pointer or 64-bit field, or NULL. */
-void *wire_arena_alloc(wire_arena *a, size_t n);
-/* The free space of the current block (*room bytes, maybe 0), to write
-** into before knowing the size; then commit the bytes used. */
-char *wire_arena_peek(wire_arena *a, size_t *room);
-void wire_arena_commit(wire_arena *a, size_t n);
+/* wire_arena_alloc when the current block has no room (or no block yet). */
+void *wire_arena_alloc_slow(wire_arena *a, size_t n);
+/* n bytes aligned for any pointer or 64-bit field, or NULL. The common case
+** (room in the current block) is a pointer bump, inlined: a message tree is
+** thousands of small allocations. */
+static inline void *wire_arena_alloc(wire_arena *a, size_t n) {
+  char *p = a->cur;
+  if (p == NULL || n > (size_t)(a->lim - p)) return wire_arena_alloc_slow(a, n);
+  /* the room is a multiple of the alignment, so the rounded n fits too */
+  n = (n + WIRE_ARENA_ALIGN - 1) & ~(size_t)(WIRE_ARENA_ALIGN - 1);
+  a->cur = p + n;
+  a->used += n;
+  return p;
+}
+/* The free space of the current block is cur..lim, to write into before
+** knowing the size; then commit the n bytes used (n <= lim - cur). */
+static inline void wire_arena_commit(wire_arena *a, size_t n) {
+  n = (n + WIRE_ARENA_ALIGN - 1) & ~(size_t)(WIRE_ARENA_ALIGN - 1);
+  if (n > (size_t)(a->lim - a->cur)) n = (size_t)(a->lim - a->cur);
+  a->cur += n;
+  a->used += n;
+}
 /* Forget everything; keep one small block so the next message needs no
 ** malloc, and give the rest back, so one huge message does not pin memory. */
 void wire_arena_reset(wire_arena *a);

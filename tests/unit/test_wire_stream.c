@@ -380,6 +380,63 @@ static void test_writer_output_parses_back(void **state) {
   wire_buf_free(&b);
 }
 
+/* A message of many elements fills several arena blocks: every name and
+** value must come back whole wherever a block ends, short or long, plain or
+** with bytes that travel as U+F7xx references. */
+typedef struct many_values {
+  size_t n, bad;
+} many_values;
+
+static void value_bytes(size_t i, unsigned char *v, size_t *len) {
+  size_t k;
+  *len = (i * 37) % 300;
+  for (k = 0; k < *len; k++) v[k] = (unsigned char)(i % 3 == 0 ? 'a' + (i + k) % 26 : (i * 7 + k * 13) % 256);
+}
+
+static int check_many_values(void *ud, const wire_msg *m) {
+  many_values *mv = ud;
+  const wire_elem *it;
+  for (it = m->items; it != NULL; it = it->next) {
+    unsigned char want[300];
+    size_t wlen, glen;
+    const char *got = wire_get(it, "value-of-a-longer-name", &glen);
+    value_bytes(mv->n, want, &wlen);
+    if (strcmp(it->name, "element-with-a-long-name") != 0 || it->nattrs != 2 ||
+        strcmp(it->attrs[0].name, "k") != 0 || got == NULL || glen != wlen ||
+        memcmp(got, want, wlen) != 0 || got[glen] != '\0')
+      mv->bad++;
+    mv->n++;
+  }
+  return 0;
+}
+
+static void test_values_survive_every_arena_block_boundary(void **state) {
+  wire_buf b;
+  many_values mv = {0, 0};
+  wire_parser *p = wire_parser_new(NULL, check_many_values, &mv);
+  size_t i;
+  (void)state;
+  wire_buf_init(&b);
+  wire_msg_begin(&b);
+  for (i = 0; i < 20000; i++) {
+    unsigned char v[300];
+    size_t len;
+    value_bytes(i, v, &len);
+    wire_open(&b, "element-with-a-long-name");
+    wire_attr_str(&b, "k", "field");
+    wire_attr(&b, "value-of-a-longer-name", v, len);
+    wire_empty_end(&b);
+  }
+  wire_msg_end(&b);
+  assert_false(b.oom);
+  assert_int_equal(wire_parser_feed(p, b.data, b.len), WIRE_OK);
+  assert_int_equal(wire_parser_finish(p), WIRE_OK);
+  assert_int_equal(mv.n, 20000);
+  assert_int_equal(mv.bad, 0);
+  wire_parser_free(p);
+  wire_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_corpus_parses_to_the_expected_messages),
@@ -399,6 +456,7 @@ int main(void) {
     cmocka_unit_test(test_xml_declaration_only_at_the_start),
     cmocka_unit_test(test_empty_and_whitespace_streams_are_fine),
     cmocka_unit_test(test_writer_output_parses_back),
+    cmocka_unit_test(test_values_survive_every_arena_block_boundary),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
