@@ -179,6 +179,10 @@ int analysis_load(store *s, int64_t snap, unsigned flags, graph **out,
 ** fast. *computed (may be NULL) is 1 if work was done. */
 int analysis_prepare(store *s, int64_t snap, int *computed, char *err,
                      size_t errlen);
+/* 1 if snap's results are kept and fresh (the next request reads them
+** instead of computing), else 0: none, stale, or they could not be kept
+** (a read-only or busy database, a snapshot too large to keep). */
+int analysis_kept(store *s, int64_t snap);
 /* The cached dominators of snap, computing them if needed. */
 int analysis_get_dom(store *s, int64_t snap, analysis_dom *d, char *err,
                      size_t errlen);

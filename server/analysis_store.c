@@ -314,6 +314,14 @@ int analysis_prepare(store *s, int64_t snap, int *computed, char *err,
   return rc;
 }
 
+int analysis_kept(store *s, int64_t snap) {
+  store_snapshot info;
+  if (store_snapshot_get(s, snap, &info) != STORE_OK) return 0;
+  int kept = cache_read(store_db(s), &info, NULL) == 1;
+  store_snapshot_release(&info);
+  return kept;
+}
+
 int analysis_get_dom(store *s, int64_t snap, analysis_dom *d, char *err,
                      size_t errlen) {
   memset(d, 0, sizeof *d);

@@ -117,6 +117,39 @@ static void api_index(api_ctx *c, api_response *rs) {
   rs->status = 200;
 }
 
+/* Split path at '/' into seg[] (pointers into copy, a private copy the
+** caller frees). Returns the number of segments, or -1 if there are more
+** than API_MAX_SEGMENTS (or no memory: *copy is then NULL). */
+static int split_path(const char *path, char **copy, char *seg[API_MAX_SEGMENTS]) {
+  size_t plen = strlen(path);
+  *copy = malloc(plen + 1);
+  if (!*copy) return -1;
+  memcpy(*copy, path, plen + 1);
+  int nseg = 0;
+  char *save = NULL;
+  for (char *p = strtok_r(*copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if (nseg == API_MAX_SEGMENTS) return -1;
+    seg[nseg++] = p;
+  }
+  return nseg;
+}
+
+int api_runs_off_loop(const api_request *rq) {
+  if (strcmp(rq->method, "GET") != 0) return 0;
+  char *copy, *seg[API_MAX_SEGMENTS];
+  int n = split_path(rq->path, &copy, seg), slow = 0;
+  if (n >= 2 && strcmp(seg[0], "api") == 0) {
+    const char *what = seg[1];
+    if (n == 2) slow = strcmp(what, "diff") == 0 || strcmp(what, "leaks") == 0;
+    else if (strcmp(what, "snapshots") == 0 && n == 4)
+      slow = strcmp(seg[3], "summary") == 0 || strcmp(seg[3], "top") == 0;
+    else if (strcmp(what, "snapshots") == 0 && n == 6 && strcmp(seg[3], "nodes") == 0)
+      slow = strcmp(seg[5], "dominators") == 0 || strcmp(seg[5], "paths") == 0;
+  }
+  free(copy);
+  return slow;
+}
+
 void api_handle(api_ctx *c, const api_request *rq, api_response *rs) {
   wire_buf_init(&rs->body);
   rs->status = 500;
@@ -125,19 +158,16 @@ void api_handle(api_ctx *c, const api_request *rq, api_response *rs) {
               "request bodies are limited to 1 MiB");
     return;
   }
-  /* Split a private copy of the path at '/'. */
-  size_t plen = strlen(rq->path);
-  char *copy = malloc(plen + 1);
-  if (!copy) { api_error(rs, 500, "out of memory", NULL); return; }
-  memcpy(copy, rq->path, plen + 1);
-  char *seg[API_MAX_SEGMENTS];
-  int nseg = 0, too_many = 0;
-  char *save = NULL;
-  for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-    if (nseg == API_MAX_SEGMENTS) { too_many = 1; break; }
-    seg[nseg++] = p;
+  /* Off the loop there are no machines: only the analysis routes run. */
+  if (!c->hub && !api_runs_off_loop(rq)) {
+    api_error(rs, 500, "this request cannot be answered off the event loop",
+              "see the server's log");
+    return;
   }
-  if (too_many || nseg == 0 || strcmp(seg[0], "api") != 0) {
+  char *copy, *seg[API_MAX_SEGMENTS];
+  int nseg = split_path(rq->path, &copy, seg);
+  if (!copy) { api_error(rs, 500, "out of memory", NULL); return; }
+  if (nseg <= 0 || strcmp(seg[0], "api") != 0) {
     api_error(rs, 404, "no such API endpoint", "GET /api lists the endpoints");
   } else if (nseg == 1) {
     if (strcmp(rq->method, "GET") == 0) api_index(c, rs);

@@ -42,7 +42,7 @@ typedef struct api_response {
 /* What the API serves from: connected machines and a store handle for
 ** reading (never the one ingests write through). */
 typedef struct api_ctx {
-  session_hub *hub;
+  session_hub *hub;            /* NULL off the event loop (api_runs_off_loop) */
   store *st;
   const char *machine_host;    /* where machines connect (GET /api says) */
   int machine_port;
@@ -50,6 +50,11 @@ typedef struct api_ctx {
 
 /* Answer one request into rs (rs->body initialised by the call). */
 void api_handle(api_ctx *c, const api_request *rq, api_response *rs);
+/* 1 if rq is a heap analysis (summary, top, dominators, paths, diff,
+** leaks): it may take seconds, reads only c->st and never the hub, so the
+** server answers it on a worker thread with the worker's own store and a
+** NULL hub. Off the loop, api_handle answers nothing else (500). */
+int api_runs_off_loop(const api_request *rq);
 
 /* ---- shared by api*.c ---- */
 

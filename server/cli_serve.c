@@ -19,7 +19,7 @@ static const char usage[] =
   "                   [--token TOKEN] [--viewer DIR] [--quiet] [--hold]\n"
   "                   [--answer-timeout S] [--stall-timeout S]\n"
   "                   [--contention-timeout S] [--max-message BYTES]\n"
-  "                   [--max-attr BYTES]\n"
+  "                   [--max-attr BYTES] [--workers N]\n"
   "\n"
   "Run the server: machines (Lua VMs under amber-lua, XS machines) connect to\n"
   "the machines port; people use the HTTP JSON API and the viewer.\n"
@@ -46,6 +46,9 @@ static const char usage[] =
   "                     (default 64 MiB; docs/protocol.md section 3)\n"
   "  --max-attr N       ... or an attribute value or text over N bytes\n"
   "                     (default 32 MiB)\n"
+  "  --workers N        threads for heap analyses (summary, top, dominators,\n"
+  "                     paths, diff, leaks) and for analysing each new snapshot,\n"
+  "                     so the event loop never waits for them (default 2)\n"
   "\n"
   "Stops cleanly on Ctrl-C or SIGTERM. Exit: 0 ok, 1 cannot listen or open the\n"
   "database, 2 bad options (or a non-loopback address without a token).\n";
@@ -101,6 +104,7 @@ int cli_serve(int argc, char **argv) {
     { "contention-timeout", required_argument, 0, 'C' },
     { "max-message", required_argument, 0, 'M' },
     { "max-attr", required_argument, 0, 'X' },
+    { "workers", required_argument, 0, 'W' },
     { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
   char mhost[256] = "127.0.0.1", hhost[256] = "127.0.0.1", vbuf[PATH_MAX + 32];
   serve_options o;
@@ -158,6 +162,16 @@ int cli_serve(int argc, char **argv) {
       }
       if (c == 'M') o.max_message = (size_t)bytes;
       else o.max_attr = (size_t)bytes;
+      break;
+    }
+    case 'W': {
+      int64_t n;
+      if (cli_parse_id(optarg, &n) || n < 1 || n > SERVE_WORKERS_MAX) {
+        fprintf(stderr, "amber serve: --workers wants a number of threads (1-%d), "
+                "not '%s'\n", SERVE_WORKERS_MAX, optarg);
+        return CLI_USAGE;
+      }
+      o.workers = (unsigned)n;
       break;
     }
     case 'h': fputs(usage, stdout); return CLI_OK;

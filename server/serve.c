@@ -2,7 +2,8 @@
 ** serve.c
 ** The event loop of `amber serve`: a libwebsockets context with two vhosts
 ** (raw TCP for machines, HTTP for people), the machine protocol that feeds
-** sessions, a once-a-second tick, and a graceful shutdown on signals.
+** sessions, a once-a-second tick, the worker pool that analyses each new
+** snapshot in the background, and a graceful shutdown on signals.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "analysis.h"
 #include "serve_impl.h"
 
 serve_state *serve_current;
@@ -125,6 +127,68 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
   lws_sul_schedule(sv->ctx, 0, &sv->tick, on_tick, 1000 * LWS_US_PER_MS);
 }
 
+/* ---- analysing new snapshots ------------------------------------------ */
+
+/* analysis_prepare of a snapshot just stored, so that the viewer's first
+** summary, top list or dominator view reads kept results. */
+typedef struct prepare_job {
+  serve_job job;               /* first: the pool's part */
+  int64_t snap;
+  int quiet;
+  /* written by the worker */
+  int status, computed, kept;
+  uint64_t ms;
+  char err[512];
+} prepare_job;
+
+static void prepare_run(serve_job *sj, store *st) {
+  prepare_job *j = (prepare_job *)sj;
+  uint64_t t0 = mono_ms();
+  j->status = analysis_prepare(st, j->snap, &j->computed, j->err, sizeof j->err);
+  j->ms = mono_ms() - t0;
+  j->kept = j->status == STORE_OK && analysis_kept(st, j->snap);
+}
+
+/* Say how it went (a failure even with --quiet); abandoned at shutdown,
+** it says nothing: the first request computes it. */
+static void prepare_finish(serve_job *sj, int ran) {
+  prepare_job *j = (prepare_job *)sj;
+  long long snap = (long long)j->snap;
+  unsigned long long ms = (unsigned long long)j->ms;
+  if (ran && j->status != STORE_OK)
+    fprintf(stderr, "amber: analysing snapshot #%lld failed after %llu ms: %s\n",
+            snap, ms, j->err[0] ? j->err : store_status_name(j->status));
+  else if (ran && !j->quiet && !j->kept)
+    fprintf(stderr, "amber: snapshot #%lld analysed in %llu ms but not kept (the "
+            "database was busy, or the snapshot is too large to keep): requests "
+            "compute it again\n", snap, ms);
+  else if (ran && !j->quiet && !j->computed)
+    fprintf(stderr, "amber: snapshot #%lld was already analysed\n", snap);
+  else if (ran && !j->quiet)
+    fprintf(stderr, "amber: snapshot #%lld analysed in %llu ms: its summary, top "
+            "list and dominators are ready\n", snap, ms);
+  free(j);
+}
+
+/* The sessions' hook: a snapshot was committed. */
+static void on_stored(void *ud, int64_t snap) {
+  serve_state *sv = ud;
+  if (!sv->work) return;
+  prepare_job *j = calloc(1, sizeof *j);
+  if (!j) return;              /* then the first request computes it */
+  j->job.run = prepare_run;
+  j->job.finish = prepare_finish;
+  j->snap = snap;
+  j->quiet = sv->o->quiet;
+  serve_work_queue(sv->work, &j->job, 1);
+}
+
+/* A worker finished a job: wake the loop (from the worker's thread). */
+static void wake_loop(void *ud) {
+  serve_state *sv = ud;
+  lws_cancel_service(sv->ctx);
+}
+
 static void lws_log_line(int level, const char *line) {
   (void)level;
   fprintf(stderr, "amber: lws: %s", line);
@@ -201,6 +265,8 @@ int serve_run(const serve_options *o) {
   sc.contention_timeout_s = o->contention_timeout_s;
   sc.max_message = o->max_message;
   sc.max_attr = o->max_attr;
+  sc.stored = on_stored;
+  sc.stored_ud = &sv;
   sv.hub = session_hub_new(&sc);
   if (!sv.hub) { fprintf(stderr, "amber serve: out of memory\n"); goto out; }
   sv.api.hub = sv.hub;
@@ -216,6 +282,9 @@ int serve_run(const serve_options *o) {
   info.pt_serv_buf_size = MACHINE_RX_CHUNK;
   sv.ctx = lws_create_context(&info);
   if (!sv.ctx) { fprintf(stderr, "amber serve: cannot start libwebsockets\n"); goto out; }
+  char err[512];
+  sv.work = serve_work_start(o->db_path, o->workers, wake_loop, &sv, err, sizeof err);
+  if (!sv.work) { fprintf(stderr, "amber serve: %s\n", err); goto out; }
   if (!listen_on(&sv, "machines", o->machine_host, o->machine_port,
                  machine_protocols, 1) ||
       !listen_on(&sv, "http", o->http_host, o->http_port, serve_http_protocols, 0))
@@ -249,6 +318,10 @@ int serve_run(const serve_options *o) {
   rc = 0;
 out:
   shutting_down = 1;
+  /* Workers first, while the loop still exists: they wake it when done,
+  ** and abandoned requests detach from connections that are still open. */
+  serve_work_free(sv.work);
+  sv.work = NULL;
   if (sv.ctx) {
     lws_sul_cancel(&sv.tick);
     lws_context_destroy(sv.ctx); /* closes every connection, so every session */

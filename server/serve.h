@@ -1,7 +1,8 @@
 /*
 ** serve.h
 ** `amber serve`: one libwebsockets event loop with a raw TCP listener for
-** machines and an HTTP server for the JSON API and the viewer's files.
+** machines and an HTTP server for the JSON API and the viewer's files, and
+** a few worker threads for heap analyses that would stall it.
 */
 #ifndef AMBER_SERVE_H
 #define AMBER_SERVE_H
@@ -20,7 +21,12 @@ typedef struct serve_options {
   unsigned stall_timeout_s;   /* a snapshot may pause this long (0: 120) */
   unsigned contention_timeout_s; /* ... or this long while others wait (0: 5) */
   size_t max_message, max_attr;  /* wire limits for machines (0: defaults) */
+  unsigned workers;           /* threads for heap analyses (0: default) */
 } serve_options;
+
+/* Worker threads when none are asked for, and at most. */
+#define SERVE_WORKERS_DEFAULT 2
+#define SERVE_WORKERS_MAX 16
 
 /* 1 if host is a loopback address (127.0.0.0/8, localhost, ::1). */
 int serve_is_loopback(const char *host);

@@ -2,36 +2,66 @@
 ** serve_http.c
 ** The HTTP side of `amber serve` on libwebsockets: the token check, request
 ** bodies (bounded), the JSON API replies written in chunks as the socket
-** allows, and the viewer's static files (no path traversal).
+** allows, heap analyses handed to the worker pool and answered when they
+** are done, and the viewer's static files (no path traversal).
 */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "serve_impl.h"
 
 #define HTTP_TX_CHUNK 32768
 
-typedef struct http_pss {
+/* A request as it arrived, owned: what api_handle needs. */
+typedef struct http_request {
   int method;                  /* LWSHUMETH_* */
   char *path;                  /* decoded request path */
   wire_buf argbuf;             /* "name\0value\0" pairs */
   size_t nargs;
   wire_buf body;
+} http_request;
+
+typedef struct api_job api_job;
+
+typedef struct http_pss {
+  http_request rq;
   int too_big;
+  api_job *job;                /* the analysis answering rq, while it runs */
+  int answer_ready;            /* the job is done: reply with answer */
+  api_response answer;
   wire_buf reply;              /* headers are written first, then this */
   size_t sent;
   int replying;
   int close_after;
 } http_pss;
 
+/* A heap analysis on a worker. The worker reads rq and writes rs; wsi
+** belongs to the loop thread, which clears it when the connection closes
+** first (the job is then orphaned: it runs to its end and is dropped). */
+struct api_job {
+  serve_job job;               /* first: the pool's part */
+  struct lws *wsi;             /* who waits for the answer; NULL once gone */
+  uint64_t queued_ms;
+  http_request rq;
+  api_response rs;
+};
+
+static void request_free(http_request *rq) {
+  free(rq->path);
+  wire_buf_free(&rq->argbuf);
+  wire_buf_free(&rq->body);
+  memset(rq, 0, sizeof *rq);
+}
 
 static void pss_reset(http_pss *p) {
-  free(p->path);
-  wire_buf_free(&p->argbuf);
-  wire_buf_free(&p->body);
+  if (p->job) p->job->wsi = NULL;    /* orphan it: it frees itself when done */
+  request_free(&p->rq);
+  wire_buf_free(&p->answer.body);
   wire_buf_free(&p->reply);
   memset(p, 0, sizeof *p);
 }
@@ -109,8 +139,8 @@ static int same_secret(const char *a, size_t alen, const char *b) {
 }
 
 static const char *arg_of(const http_pss *p, const char *name) {
-  const char *s = p->argbuf.data;
-  for (size_t i = 0; i < p->nargs; i++) {
+  const char *s = p->rq.argbuf.data;
+  for (size_t i = 0; i < p->rq.nargs; i++) {
     const char *v = s + strlen(s) + 1;
     if (strcmp(s, name) == 0) return v;
     s = v + strlen(v) + 1;
@@ -131,37 +161,126 @@ static int authorized(struct lws *wsi, const http_pss *p, const char *token) {
 /* Keep the decoded query arguments ("name=value" fragments). */
 static void collect_args(struct lws *wsi, http_pss *p) {
   char frag[4096];
-  for (int i = 0; p->nargs < API_MAX_ARGS; i++) {
+  http_request *rq = &p->rq;
+  for (int i = 0; rq->nargs < API_MAX_ARGS; i++) {
     int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0) break;
     char *eq = memchr(frag, '=', (size_t)n);
     size_t nl = eq ? (size_t)(eq - frag) : (size_t)n;
-    wire_buf_put(&p->argbuf, frag, nl);
-    wire_buf_put(&p->argbuf, "", 1);
-    if (eq) wire_buf_put(&p->argbuf, eq + 1, (size_t)n - nl - 1);
-    wire_buf_put(&p->argbuf, "", 1);
-    p->nargs++;
+    wire_buf_put(&rq->argbuf, frag, nl);
+    wire_buf_put(&rq->argbuf, "", 1);
+    if (eq) wire_buf_put(&rq->argbuf, eq + 1, (size_t)n - nl - 1);
+    wire_buf_put(&rq->argbuf, "", 1);
+    rq->nargs++;
   }
 }
 
-static int answer_api(struct lws *wsi, http_pss *p) {
-  serve_state *sv = serve_current;
-  api_arg args[API_MAX_ARGS];
-  const char *s = p->argbuf.data;
-  for (size_t i = 0; i < p->nargs; i++) {
+/* The API's view of a request (pointing into it and into args). */
+static void api_request_of(const http_request *in, api_arg args[API_MAX_ARGS],
+                           api_request *rq) {
+  const char *s = in->argbuf.data;
+  for (size_t i = 0; i < in->nargs; i++) {
     args[i].name = s;
     args[i].value = s + strlen(s) + 1;
     s = args[i].value + strlen(args[i].value) + 1;
   }
   static const char *const names[] = { "GET", "POST", "OPTIONS", "PUT", "PATCH",
                                        "DELETE", "CONNECT", "HEAD" };
+  rq->method = in->method >= 0 && in->method < 8 ? names[in->method] : "?";
+  rq->path = in->path;
+  rq->args = args;
+  rq->nargs = in->nargs;
+  rq->body = in->body.data ? in->body.data : "";
+  rq->body_len = in->body.len;
+}
+
+/* ---- heap analyses on the workers ---------------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* On a worker: the machines are out of reach (hub NULL), which is all
+** api_runs_off_loop requests need. */
+static void api_job_run(serve_job *sj, store *st) {
+  api_job *j = (api_job *)sj;
+  api_arg args[API_MAX_ARGS];
   api_request rq;
-  rq.method = p->method >= 0 && p->method < 8 ? names[p->method] : "?";
-  rq.path = p->path;
-  rq.args = args;
-  rq.nargs = p->nargs;
-  rq.body = p->body.data ? p->body.data : "";
-  rq.body_len = p->body.len;
+  api_request_of(&j->rq, args, &rq);
+  api_ctx c;
+  memset(&c, 0, sizeof c);
+  c.st = st;
+  api_handle(&c, &rq, &j->rs);
+}
+
+/* Log that the client of an analysis left before its answer was ready;
+** the path is printed with anything but printable ASCII escaped. */
+static void note_orphan(const char *path, uint64_t ms) {
+  fputs("amber: http: the client of GET ", stderr);
+  for (size_t i = 0; path[i] && i < 200; i++) {
+    unsigned char c = (unsigned char)path[i];
+    if (c >= 0x20 && c < 0x7F && c != '\\') fputc(c, stderr);
+    else fprintf(stderr, "\\x%02x", c);
+  }
+  fprintf(stderr, " left before its answer was ready; dropped it after %llu ms\n",
+          (unsigned long long)ms);
+}
+
+/* On the loop thread: hand the answer to its connection, which writes it
+** when writable; or drop it if the connection is gone. */
+static void api_job_finish(serve_job *sj, int ran) {
+  api_job *j = (api_job *)sj;
+  if (j->wsi) {
+    http_pss *p = lws_wsi_user(j->wsi);
+    assert(p && p->job == j);
+    p->job = NULL;
+    if (ran) {
+      p->answer = j->rs;
+      wire_buf_init(&j->rs.body);
+      p->answer_ready = 1;
+      lws_rx_flow_control(j->wsi, 1);
+      lws_callback_on_writable(j->wsi);
+    }
+  } else if (ran && !serve_current->o->quiet) {
+    note_orphan(j->rq.path, now_ms() - j->queued_ms);
+  }
+  request_free(&j->rq);
+  wire_buf_free(&j->rs.body);
+  free(j);
+}
+
+/* Queue the request for a worker; the connection waits for api_job_finish. */
+static int answer_later(struct lws *wsi, http_pss *p) {
+  serve_state *sv = serve_current;
+  api_job *j = calloc(1, sizeof *j);
+  if (!j) return reply_error(wsi, p, 500, "out of memory", NULL, 1);
+  j->job.run = api_job_run;
+  j->job.finish = api_job_finish;
+  j->wsi = wsi;
+  j->queued_ms = now_ms();
+  j->rq = p->rq;                   /* taken over */
+  memset(&p->rq, 0, sizeof p->rq);
+  wire_buf_init(&j->rs.body);
+  p->job = j;
+  /* Nothing is read while the answer is pending. lws would not consume it
+  ** anyway, so a client that closed would make every poll return at once;
+  ** without POLLIN, a reset shows as a hang-up and closes the connection
+  ** (the job is then orphaned). And the connection waits as long as the
+  ** analysis takes: lws would otherwise drop it after 5 s. */
+  lws_rx_flow_control(wsi, 0);
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  serve_work_queue(sv->work, &j->job, 0);
+  return 0;
+}
+
+static int answer_api(struct lws *wsi, http_pss *p) {
+  serve_state *sv = serve_current;
+  api_arg args[API_MAX_ARGS];
+  api_request rq;
+  api_request_of(&p->rq, args, &rq);
+  if (sv->work && api_runs_off_loop(&rq)) return answer_later(wsi, p);
   api_response rs;
   api_handle(&sv->api, &rq, &rs);
   int r = reply(wsi, p, rs.status, "application/json", &rs.body, 0);
@@ -199,9 +318,10 @@ static const char no_viewer_page[] =
 ** resolved file must still lie inside the folder (symlinks included). */
 static int answer_static(struct lws *wsi, http_pss *p) {
   serve_state *sv = serve_current;
-  const char *rel = p->path;
+  const char *path = p->rq.path;
+  const char *rel = path;
   while (*rel == '/') rel++;
-  if (strstr(p->path, "..") || strchr(p->path, '\\') || strlen(p->path) > 1024)
+  if (strstr(path, "..") || strchr(path, '\\') || strlen(path) > 1024)
     return reply_error(wsi, p, 404, "no such file", NULL, 0);
   char want[PATH_MAX + 1100], real[PATH_MAX];
   int is_index = *rel == 0;
@@ -238,6 +358,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                         void *user, void *in, size_t len) {
   http_pss *p = user;
   serve_state *sv = serve_current;
+  /* lws_cancel_service from a worker: deliver what the workers finished. */
+  if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+    if (sv && sv->work) serve_work_deliver(sv->work);
+    return 0;
+  }
   /* A connection that closes before sending a request has no state. */
   if (!p) return lws_callback_http_dummy(wsi, reason, user, in, len);
   switch (reason) {
@@ -245,17 +370,18 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     pss_reset(p);
     char *uri = NULL;
     int ulen = 0;
-    p->method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
-    p->path = strndup(in ? (const char *)in : "/", in ? strlen(in) : 1);
-    if (!p->path) return -1;
+    int method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
+    p->rq.method = method;
+    p->rq.path = strndup(in ? (const char *)in : "/", in ? strlen(in) : 1);
+    if (!p->rq.path) return -1;
     collect_args(wsi, p);
     if (!authorized(wsi, p, sv->o->token))
       return reply_error(wsi, p, 401, "this server needs a token",
                          "send 'Authorization: Bearer TOKEN' or add ?token=TOKEN", 1);
-    int is_api = strncmp(p->path, "/api", 4) == 0 &&
-                 (p->path[4] == 0 || p->path[4] == '/');
-    if (p->method == LWSHUMETH_POST || p->method == LWSHUMETH_PUT ||
-        p->method == LWSHUMETH_PATCH) {
+    const char *path = p->rq.path;
+    int is_api = strncmp(path, "/api", 4) == 0 && (path[4] == 0 || path[4] == '/');
+    if (method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
+        method == LWSHUMETH_PATCH) {
       char cl[32];
       if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
           strtoull(cl, NULL, 10) > API_MAX_BODY)
@@ -267,27 +393,34 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
       return answer_api(wsi, p);
     }
     if (is_api) return answer_api(wsi, p);
-    if (p->method != LWSHUMETH_GET && p->method != LWSHUMETH_HEAD)
+    if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
       return reply_error(wsi, p, 405, "only GET is served here", NULL, 0);
     return answer_static(wsi, p);
   }
   case LWS_CALLBACK_HTTP_BODY:
     if (p->too_big) return 0;
-    if (p->body.len + len > API_MAX_BODY) {
+    if (p->rq.body.len + len > API_MAX_BODY) {
       p->too_big = 1;
-      wire_buf_free(&p->body);
+      wire_buf_free(&p->rq.body);
       return 0;
     }
-    wire_buf_put(&p->body, in, len);
+    wire_buf_put(&p->rq.body, in, len);
     return 0;
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    if (p->too_big || p->body.oom)
+    if (p->too_big || p->rq.body.oom)
       return reply_error(wsi, p, 413, "the request body is too large",
                          "request bodies are limited to 1 MiB", 1);
-    if (strncmp(p->path ? p->path : "", "/api", 4) != 0)
+    if (strncmp(p->rq.path ? p->rq.path : "", "/api", 4) != 0)
       return reply_error(wsi, p, 405, "only GET is served here", NULL, 0);
     return answer_api(wsi, p);
   case LWS_CALLBACK_HTTP_WRITEABLE:
+    if (p->answer_ready) {
+      /* A worker's answer: headers now, the body as the socket drains. */
+      p->answer_ready = 0;
+      int r = reply(wsi, p, p->answer.status, "application/json", &p->answer.body, 0);
+      wire_buf_free(&p->answer.body);
+      return r;
+    }
     if (!p->replying) break;
     return write_more(wsi, p);
   case LWS_CALLBACK_CLOSED_HTTP:

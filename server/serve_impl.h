@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include "api.h"
 #include "serve.h"
+#include "serve_work.h"
 #include "session.h"
 
 typedef struct serve_state {
@@ -19,6 +20,7 @@ typedef struct serve_state {
   store *writer;              /* ingests write through this handle */
   store *reader;              /* the API reads through this one */
   api_ctx api;
+  serve_work *work;           /* heap analysis off the loop; NULL once stopped */
   char viewer[PATH_MAX];      /* realpath of the viewer folder, "" if none */
   lws_sorted_usec_list_t tick;
 } serve_state;
@@ -27,7 +29,9 @@ typedef struct serve_state {
 extern serve_state *serve_current;
 
 /* The HTTP protocol (API, static files, token check), with its
-** terminator: the protocol list of the HTTP vhost. */
+** terminator: the protocol list of the HTTP vhost. It also takes the
+** loop's wake-ups (LWS_CALLBACK_EVENT_WAIT_CANCELLED) and delivers what
+** the workers finished. */
 extern const struct lws_protocols serve_http_protocols[2];
 
 #endif

@@ -38,6 +38,9 @@ typedef struct session_config {
   unsigned contention_timeout_s; /* ... or this long while finished snapshots
                                  ** of other machines wait for the database
                                  ** (default 5) */
+  /* A snapshot was committed as `snapshot` (may be NULL). */
+  void (*stored)(void *ud, int64_t snapshot);
+  void *stored_ud;
 } session_config;
 
 /* Bounds on what a machine can make the server keep. */

@@ -135,6 +135,7 @@ void request_on_done(void *ud, const store_ingest_result *res) {
                  " edges, request %" PRIu64 ")", res->snapshot, res->nodes,
                  res->edges, r->id);
     finish(r, REQUEST_DONE);
+    if (s->hub->cfg.stored) s->hub->cfg.stored(s->hub->cfg.stored_ud, res->snapshot);
   } else {
     request_fail(r, res->message);
   }

@@ -337,9 +337,12 @@ static void test_summary_is_computed_once_and_kept(void **state) {
   import(&db, 100, heap_a, COUNT(heap_a), "1", &a);
   char err[512];
   int computed = -1;
+  assert_int_equal(analysis_kept(db.s, a), 0);
   assert_int_equal(analysis_prepare(db.s, a, &computed, err, sizeof err), STORE_OK);
   assert_int_equal(computed, 1);
   assert_int_equal(tdb_rows(db.s, "analysis_snapshots"), 1);
+  assert_int_equal(analysis_kept(db.s, a), 1);
+  assert_int_equal(analysis_kept(db.s, a + 1), 0);      /* no such snapshot */
   assert_int_equal(analysis_prepare(db.s, a, &computed, err, sizeof err), STORE_OK);
   assert_int_equal(computed, 0);
   jout j;
@@ -366,6 +369,7 @@ static void test_summary_is_computed_once_and_kept(void **state) {
   analysis_dom_free(&d);
   /* Forgetting drops the rows. */
   analysis_forget(db.s, a);
+  assert_int_equal(analysis_kept(db.s, a), 0);
   assert_int_equal(tdb_rows(db.s, "analysis_snapshots"), 0);
   assert_int_equal(tdb_rows(db.s, "analysis_types"), 0);
   tdb_close(&db);

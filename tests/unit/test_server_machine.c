@@ -7,6 +7,7 @@
 **   test_server_machine fake-machine OPTS    connect and behave (see usage)
 **   test_server_machine json-get PATH        print a value of the JSON on stdin
 **   test_server_machine capture FILE NODES …  write a capture file
+**   test_server_machine http-leave PORT PATH MS  ask, wait, reset the connection
 */
 #include <errno.h>
 #include <netinet/in.h>
@@ -418,6 +419,39 @@ static int capture_main(int argc, char **argv) {
   return fclose(c.f) == 0 ? 0 : 1;
 }
 
+/* http-leave PORT PATH MS: send GET PATH (then print "sent"), wait MS
+** milliseconds, and leave with a reset (SO_LINGER 0), which the server sees
+** at once, unlike a plain close while it has nothing to read. Prints what
+** happened first: "left before the answer", "answered", or "closed by the
+** server" (without an answer). */
+static int http_leave_main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: test_server_machine http-leave PORT PATH MS\n");
+    return 2;
+  }
+  int fd = connect_port(atoi(argv[0]));
+  if (fd < 0) {
+    fprintf(stderr, "http-leave: cannot connect to port %s\n", argv[0]);
+    return 2;
+  }
+  char req[2048];
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", argv[1]);
+  if (send_all(fd, req, strlen(req)) != 0) return 2;
+  puts("sent");
+  fflush(stdout);
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  const char *what = "left before the answer";
+  if (poll(&pfd, 1, atoi(argv[2])) > 0) {
+    char c;
+    what = recv(fd, &c, 1, 0) > 0 ? "answered" : "closed by the server";
+  }
+  struct linger lg = { 1, 0 };
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+  puts(what);
+  return 0;
+}
+
 /* ---- tests: a forked server --------------------------------------------- */
 
 typedef struct server {
@@ -736,5 +770,7 @@ int main(int argc, char **argv) {
     return fake_machine(argc - 2, argv + 2);
   if (argc == 3 && strcmp(argv[1], "json-get") == 0) return json_get_main(argv[2]);
   if (argc >= 2 && strcmp(argv[1], "capture") == 0) return capture_main(argc - 2, argv + 2);
+  if (argc >= 2 && strcmp(argv[1], "http-leave") == 0)
+    return http_leave_main(argc - 2, argv + 2);
   return server_tests();
 }

@@ -77,9 +77,9 @@ static void make_v1(const char *path, const char *extra_sql) {
            "INSERT INTO snapshots(id, machine, wire_id, vm, version, time, stored,"
            " reason, nodes, edges, bytes, hash, state) VALUES(1, 1, '1', 'lua',"
            " '5.4.4', 100, 200, 'request', 2, 3, 0, '%s', 'complete');"
-           "INSERT INTO nodes(rid, kind, e0, en, edges) VALUES"
-           " (%lld, 'root', 0, 1, x'01c107676c6f62616c7301'),"
-           " (%lld, 'table', 1, 2, x'0281016e0e047801');"
+           "INSERT INTO nodes(rid, kind, addr, e0, en, edges) VALUES"
+           " (%lld, 'root', NULL, 0, 1, x'01c107676c6f62616c7301'),"
+           " (%lld, 'table', 94656, 1, 2, x'0281016e0e047801');"
            "INSERT INTO refs VALUES(%lld, %lld, 0), (%lld, %lld, 1);",
            hex, b, b + 1, b + 1, b, b + 1, b + 2);
   exec(db, sql);
@@ -97,6 +97,12 @@ static int64_t user_version(store *s) {
 
 static int count_edge(void *ud, const store_edge *e) {
   (void)e;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static int count_node(void *ud, const store_node *n) {
+  (void)n;
   (*(int *)ud)++;
   return 0;
 }
@@ -126,6 +132,22 @@ static void test_version_1_database_is_migrated_and_readable(void **state) {
   wire_value v;
   assert_int_equal(store_resolve(d.s, 1, "globals.n", 9, &v, NULL), STORE_OK);
   assert_true(v.type == WIRE_V_INT && v.u.i == 7);
+  /* Version 3 rebuilt the address index over the old rows, and one
+  ** index replaced the four on rare kinds. */
+  store_search q;
+  memset(&q, 0, sizeof q);
+  q.has_addr = 1, q.addr = 94656;
+  int found = 0;
+  assert_int_equal(store_find_nodes(d.s, 1, &q, -1, 0, count_node, &found), STORE_OK);
+  assert_int_equal(found, 1);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "SELECT group_concat(name, ' ')"
+                   " FROM (SELECT name FROM sqlite_master WHERE tbl_name = 'nodes'"
+                   " AND type = 'index' ORDER BY name)", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                      "nodes_addr nodes_rare nodes_type");
+  sqlite3_finalize(st);
 
   /* New snapshots go in next to the old one. */
   tstream t;
