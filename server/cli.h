@@ -77,6 +77,10 @@ void cli_progress_end(void);
 /* store_progress_fn adapter: ud is the label (const char *). */
 void cli_progress_cb(void *ud, uint64_t nodes, uint64_t edges);
 
+/* The folder this program lives in (to find amber-lua, amber-wire and the
+** viewer beside it), in buf; NULL if /proc cannot say. */
+const char *cli_exe_dir(char *buf, size_t n);
+
 /* Parse a decimal id (int64 >= 0). 0 on success, -1 otherwise. */
 int cli_parse_id(const char *s, int64_t *out);
 

@@ -227,3 +227,14 @@ void cli_progress_end(void) {
 void cli_progress_cb(void *ud, uint64_t nodes, uint64_t edges) {
   cli_progress(ud ? (const char *)ud : "", nodes, edges);
 }
+
+const char *cli_exe_dir(char *buf, size_t n) {
+  if (n < 2) return NULL;
+  ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+  if (len <= 0 || (size_t)len >= n - 1) return NULL;   /* failed, or cut */
+  buf[len] = 0;
+  char *slash = strrchr(buf, '/');
+  if (!slash) return NULL;
+  *slash = 0;
+  return buf;
+}

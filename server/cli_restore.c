@@ -110,15 +110,9 @@ static const char *find_lua(char *buf, size_t n) {
   const char *e = getenv("AMBER_LUA");
   if (e && *e) return e;
   char self[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len > 0) {
-    self[len] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) {
-      *slash = 0;
-      snprintf(buf, n, "%s/amber-lua", self);
-      if (access(buf, X_OK) == 0) return buf;
-    }
+  if (cli_exe_dir(self, sizeof self)) {
+    snprintf(buf, n, "%s/amber-lua", self);
+    if (access(buf, X_OK) == 0) return buf;
   }
   return "amber-lua";
 }

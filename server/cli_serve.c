@@ -78,11 +78,7 @@ static const char *find_viewer(char *buf, size_t len) {
   const char *e = getenv("AMBER_VIEWER");
   if (e && *e) return e;
   char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
+  if (cli_exe_dir(exe, sizeof exe)) {
     static const char *const rel[] = { "/../viewer", "/../share/amber/viewer" };
     for (int i = 0; i < 2; i++) {
       struct stat st;

@@ -13,14 +13,10 @@
 
 int cli_wire(int argc, char **argv) {
   char exe[PATH_MAX], tool[PATH_MAX + 16];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) {
+  if (!cli_exe_dir(exe, sizeof exe)) {
     fprintf(stderr, "amber wire: cannot find this program's folder; run amber-wire\n");
     return CLI_FAIL;
   }
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  if (slash) *slash = 0;
   snprintf(tool, sizeof tool, "%s/amber-wire", exe);
   argv[0] = tool;
   (void)argc;
