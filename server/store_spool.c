@@ -25,29 +25,13 @@ static uint64_t edge_count(const wire_elem *d) {
   return count;
 }
 
-/* Re-encode an item with the protocol writer. Depth is bounded by the
-** parser's nesting limit, so recursion is safe here. */
-static void elem_write(wire_buf *b, const wire_elem *e) {
-  wire_open(b, e->name);
-  for (size_t i = 0; i < e->nattrs; i++)
-    wire_attr(b, e->attrs[i].name, e->attrs[i].value, e->attrs[i].len);
-  if (!e->children && !e->text_len) {
-    wire_empty_end(b);
-    return;
-  }
-  wire_open_end(b);
-  if (e->text_len) wire_text(b, e->text, e->text_len);
-  for (const wire_elem *c = e->children; c; c = c->next) elem_write(b, c);
-  wire_close(b, e->name);
-}
-
 /* Append one item as a message; on failure the spool is broken and the
 ** open spooled snapshot is reported failed. */
 static int spool_write(store_ingest *in, const wire_elem *e) {
   if (in->spool_broken) return STORE_EIO;
   wire_buf_reset(&in->sbuf);
   wire_msg_begin(&in->sbuf);
-  elem_write(&in->sbuf, e);
+  wire_elem_render(&in->sbuf, e);     /* parses back to the same item */
   wire_msg_end(&in->sbuf);
   if (!in->spool) in->spool = tmpfile();
   if (in->sbuf.oom || !in->spool ||
