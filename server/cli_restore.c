@@ -64,6 +64,7 @@ typedef struct vm {
   int64_t machine;    /* its machine id on the server */
   int64_t request;    /* its restore request */
   int finished, ok;
+  json_doc *outcome;  /* its finished request, until reported */
 } vm;
 
 typedef struct job {
@@ -318,8 +319,16 @@ static void report(const json_value *r, const char *prefix, int show_result) {
 
 /* Follow every VM's request to its end; progress on a terminal. Returns
 ** CLI_OK if all ended well. show_result: print run results. */
+/* Forget outcomes not yet reported (follow gives up early). */
+static void drop_outcomes(job *j) {
+  for (int i = 0; i < j->n; i++) {
+    json_doc_free(j->vms[i].outcome);
+    j->vms[i].outcome = NULL;
+  }
+}
+
 static int follow(job *j, const char *what, int show_result) {
-  int all_ok = 1;
+  int all_ok = 1, reported = 0;
   for (;;) {
     uint64_t nodes = 0, edges = 0;
     int pending = 0;
@@ -330,7 +339,7 @@ static int follow(job *j, const char *what, int show_result) {
       snprintf(path, sizeof path, "/api/requests/%" PRId64, v->request);
       json_doc *d;
       int rc = cli_api(j->server, j->token, "GET", path, NULL, 0, &d);
-      if (rc != CLI_OK) { cli_progress_end(); return rc; }
+      if (rc != CLI_OK) { cli_progress_end(); drop_outcomes(j); return rc; }
       const json_value *r = json_root(d);
       const char *state = json_get_str(r, "state");
       int64_t n = 0, e = 0;
@@ -339,22 +348,32 @@ static int follow(job *j, const char *what, int show_result) {
       nodes += (uint64_t)n;
       edges += (uint64_t)e;
       if (state && (!strcmp(state, "done") || !strcmp(state, "failed"))) {
-        cli_progress_end();
-        char prefix[32] = "";
-        if (j->n > 1) snprintf(prefix, sizeof prefix, "[%d] ", i + 1);
         v->finished = 1;
         v->ok = !strcmp(state, "done");
         if (!v->ok) all_ok = 0;
-        report(r, prefix, show_result);
+        v->outcome = d;               /* reported in clone order, below */
       } else {
         pending++;
+        json_doc_free(d);
       }
-      json_doc_free(d);
+    }
+    /* Clones report in their order, whichever finished first, so the
+    ** output of --clone N is the same from run to run. */
+    if (reported < j->n && j->vms[reported].outcome) cli_progress_end();
+    for (; reported < j->n && j->vms[reported].finished; reported++) {
+      vm *v = &j->vms[reported];
+      char prefix[32] = "";
+      if (!v->outcome) continue;      /* finished before this call */
+      if (j->n > 1) snprintf(prefix, sizeof prefix, "[%d] ", reported + 1);
+      report(json_root(v->outcome), prefix, show_result);
+      json_doc_free(v->outcome);
+      v->outcome = NULL;
     }
     if (!pending) break;
     cli_progress(what, nodes, edges);
     if (give_up(j, "the restore to finish")) {
       cli_progress_end();
+      drop_outcomes(j);
       return CLI_FAIL;
     }
     sleep_ms(20);
