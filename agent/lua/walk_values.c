@@ -194,11 +194,42 @@ void walk_node_init(wire_node *n, uint64_t id, const char *kind,
 
 /* ---- tables -------------------------------------------------------- */
 
+/* Tables of at most this many entries are read once: their keys and values
+** wait on the stack (as node temporaries, addressed from the top, which an
+** anchor push does not move) while the node's size is worked out. Larger
+** ones take a counting pass first: a stack cannot hold them all. */
+#define TABLE_HELD 8
+
+/* Encode one entry: the key at kidx, the value at kidx + 1 (both relative
+** to the top, kidx < -1). */
+static int encode_entry(walk *w, int kidx) {
+  lua_State *L = w->L;
+  wire_value v;
+  if (lua_isinteger(L, kidx)) {  /* first: the commonest key by far */
+    /* consecutive ones (the array part, in order) go out as runs */
+    if (walk_value(w, kidx + 1, &v) != 0) return -1;
+    walk_index(w, (int64_t)lua_tointegerx(L, kidx, NULL), &v);
+    return 0;
+  }
+  wire_edge e;
+  memset(&e, 0, sizeof e);
+  if (lua_type(L, kidx) == LUA_TSTRING) {
+    e.kind = "field";
+    e.name = lua_tolstring(L, kidx, &e.name_len);  /* a string key: safe */
+  } else {
+    e.kind = "key";  /* float, boolean or object */
+    if (walk_value(w, kidx, &e.key) != 0) return -1;
+  }
+  if (walk_value(w, kidx + 1, &e.value) != 0) return -1;
+  walk_edge(w, &e);
+  return 0;
+}
+
 static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   lua_State *L = w->L;
   wire_node n;
   walk_node_init(&n, id, "table", addr);
-  int has_mt = lua_getmetatable(L, t);  /* kept on top for its edge */
+  int has_mt = lua_getmetatable(L, t);  /* kept for its edge */
   if (has_mt) {
     const struct walk_mt *mi = mt_info(w);
     if (mi == NULL) return walk_oom(w);
@@ -211,15 +242,26 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   ** (it walks the array part first, in order). Not lua_rawlen: luaH_getn
   ** caches a border hint in the table, which can change what a later #t
   ** returns for a table with holes. The hash part is estimated as the next
-  ** power of two at or above the remaining entries. */
+  ** power of two at or above the remaining entries. While the table is
+  ** small its entries stay on the stack, so it is read only once. */
   uint64_t count = 0, arr = 0;
+  int held = lua_checkstack(L, 2 * TABLE_HELD + 4), base = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, t)) {
     count++;
     if (arr + 1 == count && lua_isinteger(L, -2) &&
         lua_tointegerx(L, -2, NULL) == (lua_Integer)count)
       arr++;
+    if (held && count <= TABLE_HELD) {
+      lua_pushvalue(L, -2);  /* the pair stays; a copy of the key goes on */
+      continue;
+    }
     lua_pop(L, 1);
+    if (held) {              /* too many: let the held pairs go */
+      lua_replace(L, base + 1);
+      lua_settop(L, base + 1);
+      held = 0;
+    }
   }
   uint64_t rest = count - arr, hslots = 0;
   if (rest) for (hslots = 1; hslots < rest; hslots <<= 1) {}
@@ -227,45 +269,22 @@ static int encode_table(walk *w, uint64_t id, int t, uint64_t addr) {
   n.has_size = 1;
   walk_node(w, &n);
 
-  if (has_mt) {
-    int r = walk_edge_to(w, "metatable", NULL, 0, 0, 0, -1);
-    lua_pop(L, 1);
-    if (r != 0) return -1;
-  }
-  wire_edge e;
-  memset(&e, 0, sizeof e);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    if (lua_isinteger(L, -2)) {  /* first: the commonest key by far */
-      /* consecutive ones (the array part, in order) go out as runs */
-      wire_value v;
-      if (walk_value(w, -1, &v) != 0) {
-        lua_pop(L, 2);
-        return -1;
-      }
-      walk_index(w, (int64_t)lua_tointegerx(L, -2, NULL), &v);
+  int npairs = held ? (int)count : 0, r = 0;
+  if (has_mt)
+    r = walk_edge_to(w, "metatable", NULL, 0, 0, 0, -(2 * npairs + 1));
+  if (r == 0 && held) {
+    for (int i = 0; i < npairs && r == 0; i++)
+      r = encode_entry(w, -2 * (npairs - i));
+  } else if (r == 0) {
+    lua_pushnil(L);
+    while (r == 0 && lua_next(L, t)) {
+      r = encode_entry(w, -2);
       lua_pop(L, 1);
-      continue;
     }
-    e.name = NULL;
-    e.key.type = WIRE_V_NONE;
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      e.kind = "field";
-      e.name = lua_tolstring(L, -2, &e.name_len);  /* a string key: safe */
-    } else {
-      e.kind = "key";  /* float, boolean or object */
-      if (walk_value(w, -2, &e.key) != 0) {
-        lua_pop(L, 2);
-        return -1;
-      }
-    }
-    if (walk_value(w, -1, &e.value) != 0) {
-      lua_pop(L, 2);
-      return -1;
-    }
-    walk_edge(w, &e);
-    lua_pop(L, 1);
+    if (r != 0) lua_pop(L, 1);  /* the key lua_next left */
   }
+  lua_pop(L, 2 * npairs + has_mt);
+  if (r != 0) return -1;
   walk_node_end(w);
   return 0;
 }
