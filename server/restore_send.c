@@ -207,13 +207,8 @@ void restore_pump(session *s) {
 
 static session *usable(session_hub *h, uint64_t id, unsigned need,
                        int *status, char *err, size_t errlen) {
-  session *s = session_find(h, id);
-  if (!s) {
-    snprintf(err, errlen, "no machine %" PRIu64 " is connected (GET /api/machines "
-             "lists them)", id);
-    *status = SESSION_ENOTFOUND;
-    return NULL;
-  }
+  session *s = session_reachable(h, id, "try again later", status, err, errlen);
+  if (!s) return NULL;
   if ((s->feat & need) != need) {
     snprintf(err, errlen, "machine %" PRIu64 " did not announce the %s feature in "
              "its login (start a fresh VM with amber-lua --attach HOST:PORT "
@@ -225,12 +220,6 @@ static session *usable(session_hub *h, uint64_t id, unsigned need,
   if (s->restoring) {
     snprintf(err, errlen, "machine %" PRIu64 " is busy with request %" PRIu64
              " (a restore or run); wait for it to end", id, s->restoring->id);
-    *status = SESSION_ECONFLICT;
-    return NULL;
-  }
-  if (s->out.len - s->out_off > SESSION_OUT_MAX) {
-    snprintf(err, errlen, "machine %" PRIu64 " is not reading its commands "
-             "(too many queued); try again later", id);
     *status = SESSION_ECONFLICT;
     return NULL;
   }

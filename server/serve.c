@@ -115,7 +115,7 @@ static const struct lws_protocols machine_protocols[] = {
 
 /* ---- the loop -------------------------------------------------------- */
 
-static uint64_t mono_ms(void) {
+uint64_t serve_mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -123,7 +123,7 @@ static uint64_t mono_ms(void) {
 
 static void on_tick(lws_sorted_usec_list_t *sul) {
   serve_state *sv = lws_container_of(sul, serve_state, tick);
-  session_hub_tick(sv->hub, mono_ms());
+  session_hub_tick(sv->hub, serve_mono_ms());
   lws_sul_schedule(sv->ctx, 0, &sv->tick, on_tick, 1000 * LWS_US_PER_MS);
 }
 
@@ -143,9 +143,9 @@ typedef struct prepare_job {
 
 static void prepare_run(serve_job *sj, store *st) {
   prepare_job *j = (prepare_job *)sj;
-  uint64_t t0 = mono_ms();
+  uint64_t t0 = serve_mono_ms();
   j->status = analysis_prepare(st, j->snap, &j->computed, j->err, sizeof j->err);
-  j->ms = mono_ms() - t0;
+  j->ms = serve_mono_ms() - t0;
   j->kept = j->status == STORE_OK && analysis_kept(st, j->snap);
 }
 
@@ -312,8 +312,8 @@ int serve_run(const serve_options *o) {
   ** its socket closes under it. Give the logouts a moment to leave. */
   if (!o->quiet) fprintf(stderr, "amber: shutting down\n");
   session_hub_logout_all(sv.hub);
-  uint64_t until = mono_ms() + 300;
-  while (session_hub_pending_output(sv.hub) && mono_ms() < until)
+  uint64_t until = serve_mono_ms() + 300;
+  while (session_hub_pending_output(sv.hub) && serve_mono_ms() < until)
     lws_service(sv.ctx, 0);
   rc = 0;
 out:

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "serve_impl.h"
 
@@ -196,12 +195,6 @@ static void api_request_of(const http_request *in, api_arg args[API_MAX_ARGS],
 
 /* ---- heap analyses on the workers ---------------------------------------- */
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* On a worker: the machines are out of reach (hub NULL), which is all
 ** api_runs_off_loop requests need. */
 static void api_job_run(serve_job *sj, store *st) {
@@ -244,7 +237,7 @@ static void api_job_finish(serve_job *sj, int ran) {
       lws_callback_on_writable(j->wsi);
     }
   } else if (ran && !serve_current->o->quiet) {
-    note_orphan(j->rq.path, now_ms() - j->queued_ms);
+    note_orphan(j->rq.path, serve_mono_ms() - j->queued_ms);
   }
   request_free(&j->rq);
   wire_buf_free(&j->rs.body);
@@ -259,7 +252,7 @@ static int answer_later(struct lws *wsi, http_pss *p) {
   j->job.run = api_job_run;
   j->job.finish = api_job_finish;
   j->wsi = wsi;
-  j->queued_ms = now_ms();
+  j->queued_ms = serve_mono_ms();
   j->rq = p->rq;                   /* taken over */
   memset(&p->rq, 0, sizeof p->rq);
   wire_buf_init(&j->rs.body);

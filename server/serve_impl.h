@@ -25,6 +25,9 @@ typedef struct serve_state {
   lws_sorted_usec_list_t tick;
 } serve_state;
 
+/* Milliseconds on the monotonic clock (for timing, never for dates). */
+uint64_t serve_mono_ms(void);
+
 /* The one server of this process (callbacks reach it through here). */
 extern serve_state *serve_current;
 

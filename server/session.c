@@ -5,6 +5,7 @@
 ** store's ingest, queue output, time out stuck snapshots, close.
 */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,4 +297,22 @@ session *session_find(session_hub *h, uint64_t id) {
   for (session *s = h->sessions; s; s = s->next)
     if (s->id == id) return s;
   return NULL;
+}
+
+session *session_reachable(session_hub *h, uint64_t id, const char *hint,
+                           int *status, char *err, size_t errlen) {
+  session *s = session_find(h, id);
+  if (!s) {
+    snprintf(err, errlen, "no machine %" PRIu64 " is connected (GET /api/machines "
+             "lists them)", id);
+    *status = SESSION_ENOTFOUND;
+    return NULL;
+  }
+  if (s->out.len - s->out_off > SESSION_OUT_MAX) {
+    snprintf(err, errlen, "machine %" PRIu64 " is not reading its commands "
+             "(too many queued); %s", id, hint);
+    *status = SESSION_ECONFLICT;
+    return NULL;
+  }
+  return s;
 }

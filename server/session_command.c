@@ -135,17 +135,10 @@ static int breakpoints(session *s, const json_value *args, wire_buf *b,
 
 int session_command(session_hub *h, uint64_t id, const char *cmd,
                     const json_value *args, char *err, size_t errlen) {
-  session *s = session_find(h, id);
-  if (!s) {
-    snprintf(err, errlen, "no machine %" PRIu64 " is connected (GET /api/machines "
-             "lists them)", id);
-    return SESSION_ENOTFOUND;
-  }
-  if (s->out.len - s->out_off > SESSION_OUT_MAX) {
-    snprintf(err, errlen, "machine %" PRIu64 " is not reading its commands "
-             "(too many queued); it reads only while parked at a break", id);
-    return SESSION_ECONFLICT;
-  }
+  int status;
+  session *s = session_reachable(h, id, "it reads only while parked at a break",
+                                 &status, err, errlen);
+  if (!s) return status;
   int resumes = strcmp(cmd, "go") == 0 || strcmp(cmd, "step") == 0 ||
                 strcmp(cmd, "step-inside") == 0 || strcmp(cmd, "step-outside") == 0;
   /* A resume while running is harmless (the Lua agent takes a step as

@@ -118,6 +118,11 @@ void sbytes_free(sbytes *b);
 
 /* The connected machine with this id, or NULL. */
 session *session_find(session_hub *h, uint64_t id);
+/* The connected machine with this id if it is taking commands; else NULL,
+** *status SESSION_ENOTFOUND or SESSION_ECONFLICT and the reason in err
+** (hint ends the "not reading its commands" one). */
+session *session_reachable(session_hub *h, uint64_t id, const char *hint,
+                           int *status, char *err, size_t errlen);
 /* Queue bytes for the machine and ask the connection to write them. */
 void session_send(session *s, const wire_buf *cmd);
 /* Log a line about machine s on stderr ("amber: machine 3 (app.lua): …"). */

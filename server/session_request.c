@@ -258,12 +258,9 @@ static int valid_path(const char *p) {
 int session_snapshot(session_hub *h, uint64_t id,
                      const session_snapshot_args *a, uint64_t *req_id,
                      char *err, size_t errlen) {
-  session *s = session_find(h, id);
-  if (!s) {
-    snprintf(err, errlen, "no machine %" PRIu64 " is connected (GET /api/machines "
-             "lists them)", id);
-    return SESSION_ENOTFOUND;
-  }
+  int status;
+  session *s = session_reachable(h, id, "try again later", &status, err, errlen);
+  if (!s) return status;
   if (!(s->feat & SESSION_F_SNAPSHOT)) {
     snprintf(err, errlen, "machine %" PRIu64 " did not announce the snapshot "
              "feature in its login (XS machines and plain xsbug clients cannot "
@@ -278,11 +275,6 @@ int session_snapshot(session_hub *h, uint64_t id,
   if (a->label && a->label_len > 1024) {
     snprintf(err, errlen, "the label is longer than 1024 bytes");
     return SESSION_EINVAL;
-  }
-  if (s->out.len - s->out_off > SESSION_OUT_MAX) {
-    snprintf(err, errlen, "machine %" PRIu64 " is not reading its commands "
-             "(too many queued); try again later", id);
-    return SESSION_ECONFLICT;
   }
   /* Roots as the ingest records them: a name, or "path:" + dotted path. */
   const char *roots[SESSION_MAX_ROOTS];
