@@ -26,6 +26,7 @@ static const struct { const char *name; enum acmd_kind kind; } names[] = {
   { "graph", ACMD_RESTORE },
   { "restore-end", ACMD_RESTORE },
   { "run", ACMD_RUN },
+  { "accept", ACMD_ACCEPT },
 };
 
 int acmd_parse_id(const char *s, size_t n, uint64_t *id) {
@@ -105,6 +106,17 @@ int acmd_decode(const wire_elem *e, acmd *c, const char **why) {
       return -1;
     }
     return 0;
+  case ACMD_ACCEPT: {
+    /* a space-separated list; features we do not know are ignored */
+    const char *f = wire_get(e, "features", &n), *end = f ? f + n : NULL;
+    while (f != NULL && f < end) {
+      const char *sp = memchr(f, ' ', (size_t)(end - f));
+      size_t len = (size_t)((sp ? sp : end) - f);
+      if (len == 6 && memcmp(f, "binary", 6) == 0) c->binary = 1;
+      f = sp ? sp + 1 : end;
+    }
+    return 0;
+  }
   case ACMD_RUN:
     if (wire_get_u64(e, "id", &c->id) != 0) {
       *why = "run request without a numeric id";

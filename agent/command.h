@@ -26,7 +26,8 @@ enum acmd_kind {
   ACMD_SELECT, ACMD_TOGGLE,
   ACMD_SNAPSHOT,
   ACMD_RESTORE,              /* restore, graph, restore-end (section 5.5) */
-  ACMD_RUN                   /* run code in the VM (section 5.7) */
+  ACMD_RUN,                  /* run code in the VM (section 5.7) */
+  ACMD_ACCEPT                /* what the debugger accepts (section 5.8) */
 };
 
 /* One command. Pointers borrow from the item and live as long as it. */
@@ -37,6 +38,7 @@ typedef struct acmd {
   int64_t line;
   uint64_t id;               /* select/toggle: the @HEX id; snapshot, run: id */
   const char *code; size_t code_len; /* run: the source (may hold NULs) */
+  int binary;                /* accept: the debugger reads binary frames */
 } acmd;
 
 /* Decode one item. Returns 0, or -1 with a reason in *why for an item that

@@ -231,6 +231,9 @@ static void run_command(adbg *d, const wire_elem *e) {
     if (d->vm->run) d->vm->run(d->vm_ud, &c);
     else adbg_run_done(d, c.id, 0, RUN_REFUSED, strlen(RUN_REFUSED));
     break;
+  case ACMD_ACCEPT:
+    d->peer_binary = c.binary;
+    break;
   case ACMD_UNKNOWN:
     note(d, e->name, "unknown command");
     break;
@@ -250,6 +253,7 @@ void adbg_on_state(adbg *d, int up) {
   ** ends a park (coming up must not: a login wait starts before it). */
   abpt_clear_all(&d->bpts);
   d->ntoggled = 0;
+  d->peer_binary = 0; /* a new debugger says again what it accepts */
   d->step = ADBG_RUN;
   if (!up && d->park != ADBG_RUNNING) d->resume = 1;
   d->version++;

@@ -54,6 +54,7 @@ typedef struct adbg {
   int logout;                /* the server said logout: detach */
   int abort;                 /* the server said abort: end the program */
   uint64_t version;          /* bumps when breakpoints or stepping change */
+  int peer_binary;           /* the debugger accepts binary frames (<accept>) */
   wire_buf msg;              /* scratch for replies */
   acmd_snapshot snap;
 } adbg;

@@ -13,6 +13,8 @@ void wire_buf_init(wire_buf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
   b->oom = 0;
+  b->bin = 0;
+  b->frame = b->mark = 0;
 }
 
 void wire_buf_free(wire_buf *b) {

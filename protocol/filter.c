@@ -106,6 +106,7 @@ void wire_filter_restart(wire_filter *f, uint64_t pos, int skip) {
   f->sub = 0;
   f->slash = 0;
   f->in_msg = 0;
+  f->frame = 0;
   f->run_on = 0;
   f->nref = 0;
   f->pos = pos;
@@ -411,7 +412,7 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
   w.seg = in;
 #define POS(x) (pos0 + (uint64_t)(x))
 
-  while (i < n && f->err == WIRE_OK) {
+  while (i < n && f->err == WIRE_OK && !f->frame) {
     size_t avail = n - i;
     const unsigned char *s = in + i, *e, *r;
     unsigned c;
@@ -459,6 +460,21 @@ size_t wire_filter_run(wire_filter *f, const unsigned char *in, size_t n,
           f->lt_pos = POS(i);
           f->state = F_LT;
           i++;
+          break;
+        }
+        if (c == WIRE_FRAME_MARK) {
+          /* a binary frame: the parser reads it; expat never sees it. The
+          ** synthetic root goes out first, so that an XML declaration
+          ** after a frame is no longer at the start of the document. */
+          pass_to(&w, s);
+          if (flush_drop(f, &w, POS(i)) != 0) break;
+          if (f->prolog) {
+            size_t rn = sizeof WIRE_ROOT_OPEN - 1;
+            if (wire_filter_repair(f, FPOS(f, &w), POS(i), rn, 0, 0) != 0) break;
+            put(&w, WIRE_ROOT_OPEN, rn);
+            f->prolog = 0;
+          }
+          f->frame = 1;
           break;
         }
         wire_filter_fail(f, WIRE_ESYNTAX, POS(i),

@@ -58,6 +58,14 @@ int wire_filter_repair(wire_filter *f, uint64_t fstart, uint64_t ostart, uint64_
   return 0;
 }
 
+int wire_filter_skip(wire_filter *f, uint64_t n) {
+  f->frame = 0;
+  if (n == 0) return 0;
+  if (wire_filter_repair(f, f->fpos, f->pos, 0, n, 0) != 0) return -1;
+  f->pos += n;
+  return 0;
+}
+
 uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo) {
   size_t lo = 0, hi = f->nmap;
   const wire_repair *r;

@@ -12,6 +12,10 @@
 static void attr_raw(wire_buf *b, const char *name, size_t nlen,
                      const char *v, size_t vlen) {
   char *o;
+  if (b->bin) {
+    wire_frame_attr(b, name, nlen, v, vlen);
+    return;
+  }
   if (WIRE_RESERVE(b, nlen + vlen + 4)) return;
   o = b->data + b->len;
   o[0] = ' ';
@@ -37,6 +41,11 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
                        const wire_value *v) {
   char *o;
   size_t at;
+  if (b->bin) {
+    char text[WIRE_VALUE_MAX];
+    wire_frame_attr(b, name, nlen, text, wire_value_text(text, v));
+    return;
+  }
   if (WIRE_RESERVE(b, nlen + 40)) return;
   o = b->data + b->len;
   o[0] = ' ';
@@ -52,8 +61,12 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
 
 void wire_node_open(wire_buf *b, const wire_node *node) {
   if (WIRE_RESERVE(b, 64)) return;
-  memcpy(b->data + b->len, "<n", 2);
-  b->len += 2;
+  if (b->bin) {
+    wire_open(b, "n");
+  } else {
+    memcpy(b->data + b->len, "<n", 2);
+    b->len += 2;
+  }
   attr_u64(b, "i", 1, node->id);
   wire_attr_str(b, "k", node->kind != NULL ? node->kind : "");
   if (node->type != NULL) wire_attr(b, "t", node->type, node->type_len);
@@ -70,11 +83,16 @@ void wire_node_open(wire_buf *b, const wire_node *node) {
   if (node->status != NULL) wire_attr_str(b, "st", node->status);
   if (node->source != NULL) wire_attr(b, "src", node->source, node->source_len);
   if (node->has_line) attr_i64(b, "l", 1, node->line);
-  if (WIRE_RESERVE(b, 1)) return;
-  b->data[b->len++] = '>';
+  wire_open_end(b);
 }
 
 void wire_node_continue(wire_buf *b, uint64_t id) {
+  if (b->bin) {
+    wire_open(b, "n");
+    attr_u64(b, "i", 1, id);
+    attr_raw(b, "c", 1, "1", 1);
+    return;
+  }
   if (WIRE_RESERVE(b, 2)) return;
   memcpy(b->data + b->len, "<n", 2);
   b->len += 2;
@@ -84,17 +102,21 @@ void wire_node_continue(wire_buf *b, uint64_t id) {
 
 void wire_edge_write(wire_buf *b, const wire_edge *e) {
   if (WIRE_RESERVE(b, 2)) return;
-  memcpy(b->data + b->len, "<e", 2);
-  b->len += 2;
+  if (b->bin) {
+    wire_open(b, "e");
+  } else {
+    memcpy(b->data + b->len, "<e", 2);
+    b->len += 2;
+  }
   wire_attr_str(b, "k", e->kind != NULL ? e->kind : "");
   if (e->name != NULL) wire_attr(b, "n", e->name, e->name_len);
   if (e->has_index) attr_i64(b, "i", 1, e->index);
   if (e->key.type != WIRE_V_NONE) attr_value(b, "key", 3, &e->key);
   if (e->value.type != WIRE_V_NONE) attr_value(b, "v", 1, &e->value);
-  wire_buf_put(b, "/>", 2);
+  wire_empty_end(b);
 }
 
-void wire_node_close(wire_buf *b) { wire_buf_put(b, "</n>", 4); }
+void wire_node_close(wire_buf *b) { wire_close(b, "n"); }
 
 /* ---- reading ------------------------------------------------------- */
 

@@ -134,6 +134,7 @@ void wire_parser_free(wire_parser *p) {
   wire_buf_free(&p->saved);
   wire_buf_free(&p->pend);
   wire_buf_free(&p->pend_orig);
+  wire_buf_free(&p->frame);
   free(p);
 }
 
@@ -144,7 +145,8 @@ uint64_t wire_parser_rescanned(const wire_parser *p) { return p->rescanned; }
 const wire_error *wire_parser_error(const wire_parser *p) { return &p->err; }
 
 size_t wire_parser_memory(const wire_parser *p) {
-  size_t n = sizeof *p + p->xmem + p->arena.held + p->saved.cap + p->pend.cap + p->pend_orig.cap;
+  size_t n = sizeof *p + p->xmem + p->arena.held + p->saved.cap + p->pend.cap + p->pend_orig.cap +
+             p->frame.cap;
   unsigned i;
   n += p->f.capmap * sizeof *p->f.map + p->f.capspans * sizeof *p->f.spans;
   n += p->cap * (2 * sizeof(wire_elem *) + sizeof(wire_buf));
@@ -270,6 +272,19 @@ static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n
     uint64_t piece_pos = p->f.pos, batch_pos;
     uint64_t from;
     int skip = 1;
+    size_t used;
+    if (p->in_frame || p->f.frame) {
+      /* a binary frame: its bytes go to frame_read.c, not to expat */
+      off += wire_frame_take(p, d + off, n - off, pos + off, &from);
+      if (p->err.code != WIRE_OK) {
+        st = p->err.code;
+        skip = st != WIRE_ESTOPPED;
+        batch_pos = from;
+        goto failed;
+      }
+      if (p->in_frame || (final && off >= n)) break;
+      continue;
+    }
     if (wire_buf_reserve(&p->pend, WIRE_FILTER_OUT(take)) != 0) {
       set_error(p, st = WIRE_ENOMEM, piece_pos, "out of memory for the filtered input");
       from = piece_pos;
@@ -277,8 +292,9 @@ static enum wire_status process(wire_parser *p, const unsigned char *d, size_t n
       goto failed;
     }
     if (p->pend.len == 0) p->pend_fstart = p->f.fpos;
-    wire_filter_run(&p->f, d + off, take, p->pend.data + p->pend.len, &olen);
+    used = wire_filter_run(&p->f, d + off, take, p->pend.data + p->pend.len, &olen);
     p->pend.len += olen;
+    if (p->f.frame) take = used; /* it stopped at a frame's mark */
     /* hold back only bytes of one unfinished tag, so no complete message
     ** ever waits in the hold */
     if (!final && p->f.err == WIRE_OK && wire_filter_in_markup(&p->f) &&
@@ -384,6 +400,11 @@ enum wire_status wire_parser_finish(wire_parser *p) {
   if (p->err.code != WIRE_OK) return p->err.code;
   if (drain_saved(p) != WIRE_OK) return p->err.code;
   if (p->pend.len > 0 && process(p, NULL, 0, 1) != WIRE_OK) return p->err.code;
+  if (p->in_frame) {
+    set_error(p, WIRE_ETRUNC, p->fed, "stream ended inside a binary frame");
+    p->err.msg_offset = p->frame_pos;
+    return WIRE_ETRUNC;
+  }
   if (wire_filter_idle(&p->f)) return WIRE_OK;
   span = wire_filter_span(&p->f);
   set_error(p, WIRE_ETRUNC, p->fed,
@@ -415,6 +436,8 @@ void wire_parser_resync(wire_parser *p) {
   p->pend.len = 0;
   p->pend_orig.len = 0;
   p->pend_limit = PIECE;
+  p->in_frame = 0;
+  wire_buf_reset(&p->frame);
   wire_filter_restart(&p->f, p->saved.len > 0 ? p->saved_pos : p->fed, skip);
   memset(&p->err, 0, sizeof p->err);
 }

@@ -15,6 +15,16 @@ void wire_run_open(wire_buf *b, const char *kind, int64_t first) {
   wire_open(b, "r");
   wire_attr_str(b, "k", kind);
   wire_attr_i64(b, "i", first);
+  if (b->bin) {
+    /* the values' length is known at wire_run_close: a 5-byte LEB128
+    ** (padded with continuation bits) is kept for it */
+    static const char pad[6] = {WIRE_T_ATTR, (char)(0x80 | 11), (char)0x80, (char)0x80,
+                                (char)0x80, (char)0x80};
+    wire_buf_put(b, pad, sizeof pad);
+    wire_frame_byte(b, 0);
+    b->mark = b->len;
+    return;
+  }
   wire_buf_put(b, " v=\"", 4);
 }
 
@@ -31,6 +41,20 @@ void wire_run_value(wire_buf *b, const wire_value *v) {
 
 void wire_run_close(wire_buf *b) {
   if (b->oom) return;
+  if (b->bin) {
+    unsigned char *o;
+    size_t n;
+    assert(b->len > b->mark && b->data[b->len - 1] == ' ' && "a run needs a value");
+    n = --b->len - b->mark;
+    o = (unsigned char *)b->data + b->mark - 5;
+    o[0] = (unsigned char)(0x80 | (n & 0x7F));
+    o[1] = (unsigned char)(0x80 | (n >> 7 & 0x7F));
+    o[2] = (unsigned char)(0x80 | (n >> 14 & 0x7F));
+    o[3] = (unsigned char)(0x80 | (n >> 21 & 0x7F));
+    o[4] = (unsigned char)(n >> 28 & 0x0F);
+    wire_frame_byte(b, WIRE_T_END);
+    return;
+  }
   assert(b->len > 0 && b->data[b->len - 1] == ' ' && "a run needs a value");
   if (WIRE_RESERVE(b, 2)) return;
   b->data[b->len - 1] = '"';

@@ -82,7 +82,7 @@ void wire_tree_fail(wire_parser *p, enum wire_status code, const char *text) {
   XML_StopParser(p->xp, XML_FALSE);
 }
 
-static int grow_stack(wire_parser *p) {
+int wire_tree_grow(wire_parser *p) {
   unsigned cap = p->cap ? p->cap * 2 : 16, i;
   wire_elem **st = realloc(p->stack, cap * sizeof *st);
   wire_elem **la;
@@ -110,7 +110,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     p->in_root = 1; /* the synthetic document element */
     return;
   }
-  if (d == p->cap && grow_stack(p) != 0) {
+  if (d == p->cap && wire_tree_grow(p) != 0) {
     wire_tree_fail(p, WIRE_ENOMEM, "out of memory for the element stack");
     return;
   }
@@ -184,6 +184,7 @@ static void deliver(wire_parser *p, wire_elem *top) {
     return;
   }
   m.wrapped = strcmp(top->name, "xsbug") == 0;
+  m.binary = 0;
   m.items = m.wrapped ? top->children : top;
   for (it = m.items; m.wrapped && it != NULL; it = it->next) it->parent = NULL;
   m.seq = p->seq++;

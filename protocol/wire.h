@@ -22,6 +22,9 @@ typedef struct wire_buf {
   char *data;
   size_t len, cap;
   int oom;
+  int bin;       /* inside wire_frame_begin/end: elements go out binary */
+  size_t frame;  /* where the open frame's length field is */
+  size_t mark;   /* where an open run's values begin (binary frames) */
 } wire_buf;
 
 /* Initialise an empty buffer (no allocation yet). */
@@ -34,8 +37,8 @@ int wire_buf_reserve(wire_buf *b, size_t n);
 void wire_buf_put(wire_buf *b, const void *p, size_t n);
 /* Append a NUL-terminated string (without its NUL). */
 void wire_buf_puts(wire_buf *b, const char *s);
-/* Forget the contents but keep the memory. */
-#define wire_buf_reset(b) ((b)->len = 0, (b)->oom = 0)
+/* Forget the contents (and any open frame) but keep the memory. */
+#define wire_buf_reset(b) ((b)->len = 0, (b)->oom = 0, (b)->bin = 0)
 
 /* ------------------------------------------------------------------ */
 /* Writer                                                              */
@@ -81,6 +84,19 @@ void wire_command(wire_buf *b, const char *name, const char *attr,
 void wire_command_open(wire_buf *b, const char *name);
 void wire_command_close(wire_buf *b);
 
+/* Binary frames (docs/protocol.md 1.1): the same elements and attributes,
+** as length-prefixed tokens instead of XML text, so neither side escapes,
+** scans or validates text. Between wire_frame_begin and wire_frame_end the
+** element writers above (wire_open, wire_attr*, wire_open_end,
+** wire_empty_end, wire_close, wire_text) and the graph writers below write
+** tokens; the parser turns a frame into the same tree the XML would give.
+** wrapped=1: a machine-to-debugger message, whose items follow (as
+** wire_msg_begin); 0: one bare element (a debugger-to-machine command).
+** Only for peers that announced the "binary" feature. */
+void wire_frame_begin(wire_buf *b, int wrapped);
+/* End the frame: its length goes into its header. */
+void wire_frame_end(wire_buf *b);
+
 /* Base64 (RFC 4648, with padding). decode returns 0, or -1 on bad input. */
 void wire_base64_encode(wire_buf *b, const void *p, size_t n);
 int wire_base64_decode(wire_buf *out, const char *s, size_t n);
@@ -116,6 +132,7 @@ typedef struct wire_elem {
 typedef struct wire_msg {
   wire_elem *items;  /* first item; iterate with ->next */
   int wrapped;       /* 1 if it came inside <xsbug> */
+  int binary;        /* 1 if it came as a binary frame */
   uint64_t seq;      /* 0 for the stream's first message, 1 for the next … */
   uint64_t offset;   /* byte offset of the message's '<' in the stream */
   uint64_t length;   /* bytes from offset to the end of its closing tag */

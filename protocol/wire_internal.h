@@ -59,6 +59,32 @@ void wire_escape_ascii(wire_buf *b, const void *p, size_t n);
 ** character back into its byte. dst needs n bytes; returns bytes written. */
 size_t wire_unescape_f7(char *dst, const char *s, size_t n);
 
+/* ---- binary frames (frame_write.c, frame_read.c) -------------------- */
+
+/* docs/protocol.md 1.1. A frame is WIRE_FRAME_MARK, its body's length as 4
+** bytes little-endian, and the body: a form byte (1 wrapped, 0 bare), then
+** tokens. A name is one byte 0x80 | its number in the dictionary, or its
+** length (1-127) and its bytes. Lengths are LEB128 of at most 5 bytes. */
+#define WIRE_FRAME_MARK 0x00
+#define WIRE_FRAME_HEAD 5
+enum { WIRE_T_OPEN = 1, WIRE_T_ATTR = 2, WIRE_T_TEXT = 3, WIRE_T_END = 4 };
+/* Most attributes one element of a frame may have. */
+#define WIRE_FRAME_MAX_ATTRS 64
+
+/* Names with a one-byte code, in code order (the order is the protocol). */
+extern const char *const wire_frame_names[];
+extern const unsigned wire_frame_nnames;
+/* Code of name[0..n) in the dictionary, or -1. */
+int wire_frame_code(const char *name, size_t n);
+/* Append a name token: its code, or its length and bytes. */
+void wire_frame_name(wire_buf *b, const char *name, size_t n);
+/* Append an attribute token with value v[0..vlen). */
+void wire_frame_attr(wire_buf *b, const char *name, size_t n, const void *v, size_t vlen);
+/* Append a LEB128 length. */
+void wire_frame_len(wire_buf *b, size_t n);
+/* Append one token byte. */
+void wire_frame_byte(wire_buf *b, unsigned c);
+
 /* ---- per-message arena (arena.c) ---------------------------------- */
 
 typedef struct wire_arena_block wire_arena_block;
@@ -133,6 +159,7 @@ typedef struct wire_filter {
   int sub;                /* after "<!": 1 comment, 2 CDATA section */
   int slash;              /* the last byte of a start tag was '/' */
   int in_msg;             /* inside a top-level element */
+  int frame;              /* stopped at the mark of a binary frame */
 
   uint64_t pos;           /* original offset of the next byte */
   uint64_t fpos;          /* filtered offset of the next output byte */
@@ -196,6 +223,9 @@ int wire_filter_in_markup(const wire_filter *f);
 uint64_t wire_filter_orig(const wire_filter *f, uint64_t fo);
 /* Drop repairs that precede every offset expat may still report. */
 void wire_filter_prune(wire_filter *f);
+/* The parser has consumed n stream bytes (a binary frame's) that expat
+** never sees: move on past them. 0, or -1 (ENOMEM, error set). */
+int wire_filter_skip(wire_filter *f, uint64_t n);
 /* Oldest message not yet taken by the tree builder, or NULL. */
 wire_span *wire_filter_span(wire_filter *f);
 /* Take it (the tree builder has delivered that message). */
@@ -248,6 +278,14 @@ struct wire_parser {
   uint64_t rescanned;      /* see wire_parser_rescanned */
 
   size_t xmem;             /* bytes expat holds for this parser */
+
+  /* a binary frame being read (frame_read.c) */
+  int in_frame;            /* between its mark and its last byte */
+  uint64_t frame_pos;      /* stream offset of its mark */
+  unsigned char head[WIRE_FRAME_HEAD];
+  unsigned nhead;          /* header bytes seen */
+  size_t frame_len;        /* body bytes, once the header is whole */
+  wire_buf frame;          /* body bytes gathered across feeds */
 };
 
 /* Install the tree-building handlers on p->xp (after create or reset). */
@@ -256,6 +294,14 @@ void wire_tree_install(wire_parser *p);
 void wire_tree_reset(wire_parser *p);
 /* Free the tree builder's memory. */
 void wire_tree_free(wire_parser *p);
+/* Make room for one more open element (stack, last child, text). 0 or -1. */
+int wire_tree_grow(wire_parser *p);
+/* Read the binary frame starting (or going on) at d[0..n) of the feed,
+** whose first byte is at stream offset pos; deliver it when whole. Returns
+** the bytes consumed; on an error p->err is set and *from says where a
+** resync would rescan. */
+size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_t pos,
+                       uint64_t *from);
 /* Record a handler's error and stop expat. */
 void wire_tree_fail(wire_parser *p, enum wire_status code, const char *text);
 

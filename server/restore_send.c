@@ -31,6 +31,7 @@ struct restore_stream {
   uint64_t seq;        /* of the next batch */
   wire_buf batch;
   int stopped_full;    /* the batch filled up inside a callback */
+  int binary;          /* the machine takes binary frames */
 };
 
 void restore_release(session_request *r) {
@@ -115,7 +116,8 @@ static int produce(session_request *r, char *err, size_t errlen) {
   wire_buf *b = &rs->batch;
   int rc = STORE_OK;
   wire_buf_reset(b);
-  wire_buf_puts(b, "\r\n");
+  if (rs->binary) wire_frame_begin(b, 0);
+  else wire_buf_puts(b, "\r\n");
   wire_open(b, "graph");
   wire_attr_str(b, "id", r->wire_id);
   wire_attr_u64(b, "seq", rs->seq++);
@@ -155,7 +157,8 @@ static int produce(session_request *r, char *err, size_t errlen) {
     }
   }
   wire_close(b, "graph");
-  wire_buf_puts(b, "\r\n");
+  if (rs->binary) wire_frame_end(b);
+  else wire_buf_puts(b, "\r\n");
   if (b->oom) {
     snprintf(err, errlen, "out of memory writing a restore batch");
     return -1;
@@ -287,6 +290,7 @@ int session_restore(session_hub *h, uint64_t id, const session_restore_args *a,
   rs->snap = a->snapshot;
   memcpy(rs->hash, info.hash, sizeof rs->hash);
   wire_buf_init(&rs->batch);
+  rs->binary = (s->feat & SESSION_F_BINARY) != 0;
   r->stream = rs;
 
   /* The snapshot's reason, error and traceback go along, so a restored

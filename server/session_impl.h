@@ -25,6 +25,7 @@ enum request_kind { REQUEST_SNAPSHOT, REQUEST_RESTORE, REQUEST_RUN };
 #define SESSION_F_RESTORE  2u
 #define SESSION_F_EVAL     4u
 #define SESSION_F_RUN      8u
+#define SESSION_F_BINARY  16u  /* takes and sends binary frames */
 
 typedef struct restore_stream restore_stream;
 

@@ -95,7 +95,17 @@ static void on_login(session *s, const wire_elem *e) {
       if (n == 7 && memcmp(w, "restore", 7) == 0) s->feat |= SESSION_F_RESTORE;
       if (n == 4 && memcmp(w, "eval", 4) == 0) s->feat |= SESSION_F_EVAL;
       if (n == 3 && memcmp(w, "run", 3) == 0) s->feat |= SESSION_F_RUN;
+      if (n == 6 && memcmp(w, "binary", 6) == 0) s->feat |= SESSION_F_BINARY;
     }
+  }
+  if (s->feat & SESSION_F_BINARY) {
+    /* Say that we read binary frames too (docs/protocol.md 5.8), before
+    ** any go: from then on its graph batches come as frames. */
+    wire_buf acc;
+    wire_buf_init(&acc);
+    wire_command(&acc, "accept", "features", "binary");
+    session_send(s, &acc);
+    wire_buf_free(&acc);
   }
   s->logged_in = 1;
   session_note(s, "logged in (vm %s, features: %s)", s->vm.p ? s->vm.p : "?",

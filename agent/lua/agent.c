@@ -91,8 +91,8 @@ void alua_login(const char *name, int run, wire_buf *b) {
   wire_attr_str(b, "version", LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "."
                               LUA_VERSION_RELEASE);
   wire_attr_i64(b, "pid", (int64_t)getpid());
-  wire_attr_str(b, "features", run ? "snapshot restore run"
-                                    : "snapshot restore");
+  wire_attr_str(b, "features", run ? "snapshot restore run binary"
+                                    : "snapshot restore binary");
   wire_empty_end(b);
   wire_msg_end(b);
 }
@@ -405,6 +405,7 @@ int alua_snapshot_to_server(amber_agent *a, lua_State *L, int level,
   }
   r.stack_thread = L;
   r.stack_level = level;
+  r.binary = a->dbg.peer_binary;
   wire_buf_init(&b);
   rc = alua_snapshot(L, &r, &b, &st, &why);
   if (b.oom) {

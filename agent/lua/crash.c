@@ -63,6 +63,7 @@ int alua_capture_file(lua_State *L, const char *path, const char *login_name,
     r.stack_level = s->level;
   }
   r.stack_thread = L;
+  r.binary = 1; /* read by amber import and restore, which take frames */
   fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     snprintf(err, errlen, "amber: cannot open capture file %s: %s", path,
@@ -148,6 +149,7 @@ static void capture(lua_State *L, amber_agent *a, const char *msg,
     r.traceback = tb;
     r.stack_thread = L;
     r.stack_level = 1;
+    r.binary = a->dbg.peer_binary;
     wire_buf_init(&b);
     alua_snapshot(L, &r, &b, &st, &why);
     if (!b.oom && aconn_send_buf(a->conn, &b) == 0 &&

@@ -27,6 +27,8 @@ typedef struct alua_request {
   const char *const *roots; size_t nroots;
   const char *const *exits; size_t nexits;
   size_t batch_bytes;        /* target bytes per graph message; 0 = 256 KiB */
+  int binary;                /* graph batches as binary frames (for a peer
+                                that accepts them, and capture files) */
   lua_State *stack_thread;   /* whose frames form the "stack" root; NULL = L */
   int stack_level;           /* first level captured (skips the agent's own) */
   size_t anchor_slots;       /* values waiting per Lua stack before a helper

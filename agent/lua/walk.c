@@ -27,7 +27,8 @@ int walk_oom(walk *w) {
 
 static void batch_open(walk *w) {
   wire_buf *b = w->out;
-  wire_msg_begin(b);
+  if (w->req->binary) wire_frame_begin(b, 1);
+  else wire_msg_begin(b);
   wire_open(b, "graph");
   wire_attr_u64(b, "id", w->req->id);
   wire_attr_u64(b, "seq", w->seq++);
@@ -37,7 +38,8 @@ static void batch_open(walk *w) {
 
 static void batch_close(walk *w) {
   wire_close(w->out, "graph");
-  wire_msg_end(w->out);
+  if (w->req->binary) wire_frame_end(w->out);
+  else wire_msg_end(w->out);
 }
 
 #define batch_full(w) ((w)->out->len - (w)->batch_start >= (w)->batch_bytes)

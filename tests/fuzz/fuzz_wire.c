@@ -103,6 +103,78 @@ static void read_records(const wire_elem *e) {
   wire_buf_free(&scratch);
 }
 
+/* Whether the writers can put e's subtree in a binary frame: names of at
+** most 127 ASCII characters (XML allows longer and non-ASCII ones), at most
+** 64 attributes an element. */
+static int frameable(const wire_elem *e) {
+  for (; e != NULL; e = e->next) {
+    size_t i, n = strlen(e->name);
+    if (n > 127 || e->nattrs > 64) return 0;
+    for (i = 0; i < n; i++) if ((unsigned char)e->name[i] >= 0x80) return 0;
+    for (i = 0; i < e->nattrs; i++) {
+      const char *a = e->attrs[i].name;
+      size_t k, an = strlen(a);
+      if (an > 127) return 0;
+      for (k = 0; k < an; k++) if ((unsigned char)a[k] >= 0x80) return 0;
+    }
+    if (!frameable(e->children)) return 0;
+  }
+  return 1;
+}
+
+static void write_elems(wire_buf *b, const wire_elem *e) {
+  for (; e != NULL; e = e->next) {
+    size_t i;
+    wire_open(b, e->name);
+    for (i = 0; i < e->nattrs; i++) wire_attr(b, e->attrs[i].name, e->attrs[i].value, e->attrs[i].len);
+    wire_open_end(b);
+    wire_text(b, e->text, e->text_len);
+    write_elems(b, e->children);
+    wire_close(b, e->name);
+  }
+}
+
+typedef struct frame_check {
+  const wire_buf *want;
+  int seen;
+} frame_check;
+
+static int on_frame_msg(void *ud, const wire_msg *m) {
+  frame_check *fc = ud;
+  wire_buf got;
+  CHECK(m->binary);
+  wire_buf_init(&got);
+  wire_msg_render(&got, m);
+  CHECK(got.len == fc->want->len && (got.len == 0 || memcmp(got.data, fc->want->data, got.len) == 0));
+  wire_buf_free(&got);
+  fc->seen++;
+  return 0;
+}
+
+/* The message written again as a binary frame parses to the same tree. */
+static void check_frame_fixpoint(const wire_msg *m) {
+  wire_buf want, frame;
+  frame_check fc;
+  wire_parser *p;
+  if (!frameable(m->items)) return;
+  wire_buf_init(&want);
+  wire_buf_init(&frame);
+  wire_msg_render(&want, m);
+  wire_frame_begin(&frame, m->wrapped);
+  write_elems(&frame, m->items);
+  wire_frame_end(&frame);
+  CHECK(!frame.oom);
+  fc.want = &want;
+  fc.seen = 0;
+  p = wire_parser_new(NULL, on_frame_msg, &fc);
+  CHECK(wire_parser_feed(p, frame.data, frame.len) == WIRE_OK);
+  CHECK(wire_parser_finish(p) == WIRE_OK);
+  CHECK(fc.seen == 1);
+  wire_parser_free(p);
+  wire_buf_free(&want);
+  wire_buf_free(&frame);
+}
+
 static int on_msg(void *ud, const wire_msg *m) {
   run *r = ud;
   char head[80];
@@ -115,7 +187,10 @@ static int on_msg(void *ud, const wire_msg *m) {
   wire_buf_puts(&r->log, head);
   wire_msg_render(&r->log, m);
   wire_buf_put(&r->log, "\n", 1);
-  if (r->check_records) read_records(m->items);
+  if (r->check_records) {
+    read_records(m->items);
+    check_frame_fixpoint(m);
+  }
   return 0;
 }
 

@@ -47,7 +47,7 @@ static void test_login_names_machine_vm_version_pid_and_features(void **state) {
   assert_string_equal(tattr(m->items, "version"), "5.4.4");
   snprintf(pid, sizeof pid, "%ld", (long)getpid());
   assert_string_equal(tattr(m->items, "pid"), pid);
-  assert_string_equal(tattr(m->items, "features"), "snapshot restore");
+  assert_string_equal(tattr(m->items, "features"), "snapshot restore binary");
   assert_true(amber_connected(a));
   tmsg_free(m);
   lua_close(L);                       /* detaches through the registry */

@@ -519,7 +519,7 @@ static void test_killed_writer_leaves_no_partial_snapshot(void **state) {
   const char *second = strstr(t.b.data, "\r\n<xsbug><snapshot-begin id=\"2\"");
   const char *second_end = strstr(second, "<snapshot-end");
   /* The first snapshot commits; the process dies inside the second. */
-  assert_int_equal(tf_ingest_all(d.s, &(wire_buf){t.b.data, (size_t)(second - t.b.data), 0, 0}, &tr), 1);
+  assert_int_equal(tf_ingest_all(d.s, &(wire_buf){.data = t.b.data, .len = (size_t)(second - t.b.data)}, &tr), 1);
   int64_t nodes = tdb_rows(d.s, "nodes"), refs = tdb_rows(d.s, "refs");
   store_close(d.s);
   fflush(NULL);

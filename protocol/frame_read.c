@@ -1,0 +1,331 @@
+/*
+** frame_read.c
+** Reading binary frames (docs/protocol.md 1.1): the parser hands over the
+** bytes from a frame's mark on; the frame is gathered (or read in place
+** when one feed holds all of it), checked token by token against the same
+** limits as XML, built into the same message tree in the message arena,
+** and delivered like any other message.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "wire_internal.h"
+
+/* A decoding error: its status, the body offset of the bad byte, why. */
+typedef struct frame_error {
+  enum wire_status code;
+  size_t at;
+  const char *why;
+} frame_error;
+
+static int fail(frame_error *fe, enum wire_status code, size_t at, const char *why) {
+  fe->code = code;
+  fe->at = at;
+  fe->why = why;
+  return -1;
+}
+
+/* LEB128 of at most 5 bytes (32 bits) at s[*i..n). */
+static int read_len(const unsigned char *s, size_t n, size_t *i, size_t *out) {
+  uint64_t v = 0;
+  unsigned k;
+  for (k = 0; k < 5; k++) {
+    unsigned c;
+    if (*i >= n) return -1;
+    c = s[(*i)++];
+    v |= (uint64_t)(c & 0x7F) << (7 * k);
+    if ((c & 0x80) == 0) {
+      if (v > UINT32_MAX) return -1;
+      *out = (size_t)v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int name_start(unsigned c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+
+static int name_char(unsigned c) {
+  return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* A name token: a dictionary name (static, NUL-terminated) or a literal,
+** which must be an ASCII XML name so that the tree renders as XML. */
+static int read_name(const unsigned char *s, size_t n, size_t *i, const char **name,
+                     size_t *len, frame_error *fe) {
+  size_t at = *i, k;
+  unsigned c;
+  if (at >= n) return fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
+  c = s[at];
+  if (c & 0x80) {
+    if ((c & 0x7F) >= wire_frame_nnames)
+      return fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
+    *name = wire_frame_names[c & 0x7F];
+    *len = strlen(*name);
+    *i = at + 1;
+    return 0;
+  }
+  if (c == 0) return fail(fe, WIRE_ESYNTAX, at, "empty name");
+  if (n - at - 1 < c) return fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
+  if (!name_start(s[at + 1])) return fail(fe, WIRE_ESYNTAX, at + 1, "name does not start with a letter, '_' or ':'");
+  for (k = 2; k <= c; k++)
+    if (!name_char(s[at + k])) return fail(fe, WIRE_ESYNTAX, at + k, "character not allowed in a name");
+  *name = (const char *)s + at + 1;
+  *len = c;
+  *i = at + 1 + c;
+  return 0;
+}
+
+typedef struct raw_attr {
+  const char *name, *value;
+  size_t nlen, vlen;
+  int literal;  /* the name is in the frame, not the dictionary */
+} raw_attr;
+
+static char *copy(char **o, const char *s, size_t n) {
+  char *d = *o;
+  memcpy(d, s, n);
+  d[n] = '\0';
+  *o = d + n + 1;
+  return d;
+}
+
+/* An element whose name and attributes have been read: one arena block
+** for the element, its attribute array and every string. */
+static wire_elem *make_elem(wire_parser *p, const char *name, size_t nlen, int literal,
+                            const raw_attr *ra, size_t na) {
+  size_t need = sizeof(wire_elem) + na * sizeof(wire_attr_t), i;
+  wire_elem *el;
+  char *o;
+  if (literal) need += nlen + 1;
+  for (i = 0; i < na; i++) need += ra[i].vlen + 1 + (ra[i].literal ? ra[i].nlen + 1 : 0);
+  el = wire_arena_alloc(&p->arena, need);
+  if (el == NULL) return NULL;
+  el->attrs = na ? (wire_attr_t *)(el + 1) : NULL;
+  el->nattrs = na;
+  o = (char *)(el + 1) + na * sizeof(wire_attr_t);
+  el->name = literal ? copy(&o, name, nlen) : name;
+  for (i = 0; i < na; i++) {
+    el->attrs[i].name = ra[i].literal ? copy(&o, ra[i].name, ra[i].nlen) : ra[i].name;
+    el->attrs[i].value = copy(&o, ra[i].value, ra[i].vlen);
+    el->attrs[i].len = ra[i].vlen;
+  }
+  el->text = "";
+  el->text_len = 0;
+  el->children = el->next = el->parent = NULL;
+  return el;
+}
+
+/* Decode body s[0..n) into a tree in p's arena: m->items and m->wrapped. */
+static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
+                  frame_error *fe) {
+  raw_attr ra[WIRE_FRAME_MAX_ATTRS];
+  wire_elem *first = NULL, *lastitem = NULL;
+  unsigned depth = 0, base;
+  size_t i = 1, nitems = 0;
+  if (n == 0 || s[0] > 1) return fail(fe, WIRE_ESYNTAX, 0, "frame form is neither 0 (bare) nor 1 (wrapped)");
+  m->wrapped = s[0];
+  base = m->wrapped ? 1u : 0u; /* <xsbug> counts as one level */
+  while (i < n) {
+    size_t at = i;
+    unsigned t = s[i++];
+    if (t == WIRE_T_OPEN) {
+      const char *name;
+      size_t nlen, na = 0, k;
+      int literal;
+      wire_elem *el;
+      if (!m->wrapped && depth == 0 && nitems > 0)
+        return fail(fe, WIRE_ESYNTAX, at, "a bare frame holds one element");
+      if (base + depth + 1 > p->lim.max_depth)
+        return fail(fe, WIRE_EDEPTH, at, "elements nested deeper than limits.max_depth");
+      literal = i < n && !(s[i] & 0x80);
+      if (read_name(s, n, &i, &name, &nlen, fe) != 0) return -1;
+      if (!m->wrapped && depth == 0 && nlen == 5 && memcmp(name, "xsbug", 5) == 0)
+        return fail(fe, WIRE_ESYNTAX, at, "a bare frame cannot hold <xsbug>: use the wrapped form");
+      while (i < n && s[i] == WIRE_T_ATTR) {
+        size_t aat = i++, vlen;
+        raw_attr *a;
+        if (na == WIRE_FRAME_MAX_ATTRS)
+          return fail(fe, WIRE_ESYNTAX, aat, "more than 64 attributes on one element");
+        a = &ra[na];
+        a->literal = i < n && !(s[i] & 0x80);
+        if (read_name(s, n, &i, &a->name, &a->nlen, fe) != 0) return -1;
+        if (read_len(s, n, &i, &vlen) != 0)
+          return fail(fe, WIRE_ESYNTAX, i, "bad or truncated value length");
+        if (vlen > p->lim.max_attr)
+          return fail(fe, WIRE_EATTR, i, "attribute value longer than limits.max_attr");
+        if (vlen > n - i) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside an attribute value");
+        a->value = (const char *)s + i;
+        a->vlen = vlen;
+        i += vlen;
+        for (k = 0; k < na; k++)
+          if (ra[k].nlen == a->nlen && memcmp(ra[k].name, a->name, a->nlen) == 0)
+            return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
+        na++;
+      }
+      if (depth == p->cap && wire_tree_grow(p) != 0)
+        return fail(fe, WIRE_ENOMEM, at, "out of memory for the element stack");
+      el = make_elem(p, name, nlen, literal, ra, na);
+      if (el == NULL) return fail(fe, WIRE_ENOMEM, at, "out of memory building the message tree");
+      if (p->arena.used > p->arena_budget)
+        return fail(fe, WIRE_ETOOBIG, at, "message tree needs more memory than 8 x "
+                    "limits.max_message (too many tiny elements)");
+      if (depth > 0) {
+        el->parent = p->stack[depth - 1];
+        if (p->last[depth - 1] != NULL) p->last[depth - 1]->next = el;
+        else p->stack[depth - 1]->children = el;
+        p->last[depth - 1] = el;
+      } else {
+        if (lastitem != NULL) lastitem->next = el;
+        else first = el;
+        lastitem = el;
+        nitems++;
+      }
+      p->stack[depth] = el;
+      p->last[depth] = NULL;
+      wire_buf_reset(&p->text[depth]);
+      depth++;
+    } else if (t == WIRE_T_END) {
+      wire_elem *el;
+      wire_buf *tx;
+      if (depth == 0) return fail(fe, WIRE_ESYNTAX, at, "end of an element that is not open");
+      el = p->stack[--depth];
+      tx = &p->text[depth];
+      if (tx->len > 0) {
+        char *d = wire_arena_alloc(&p->arena, tx->len + 1);
+        if (d == NULL) return fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
+        memcpy(d, tx->data, tx->len);
+        d[tx->len] = '\0';
+        el->text = d;
+        el->text_len = tx->len;
+      }
+    } else if (t == WIRE_T_TEXT) {
+      size_t len;
+      wire_buf *tx;
+      if (depth == 0) return fail(fe, WIRE_ESYNTAX, at, "text outside an element");
+      if (read_len(s, n, &i, &len) != 0) return fail(fe, WIRE_ESYNTAX, i, "bad or truncated text length");
+      if (len > p->lim.max_attr) return fail(fe, WIRE_EATTR, i, "text longer than limits.max_attr");
+      if (len > n - i) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside text");
+      tx = &p->text[depth - 1];
+      wire_buf_put(tx, s + i, len);
+      if (tx->oom) return fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
+      i += len;
+    } else if (t == WIRE_T_ATTR) {
+      return fail(fe, WIRE_ESYNTAX, at, "attribute after an element's content");
+    } else {
+      return fail(fe, WIRE_ESYNTAX, at, "unknown token");
+    }
+  }
+  if (depth > 0) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside an element");
+  if (!m->wrapped && nitems == 0) return fail(fe, WIRE_ESYNTAX, n, "a bare frame holds one element");
+  m->items = first;
+  return 0;
+}
+
+static void frame_fail(wire_parser *p, enum wire_status code, uint64_t off, const char *why) {
+  wire_error *e = &p->err;
+  e->code = code;
+  e->offset = off;
+  e->msg_offset = p->frame_pos;
+  e->msg_seq = p->seq;
+  p->err_in_msg = 1;
+  snprintf(e->text, sizeof e->text, "%s in a binary frame, at byte %llu (message %llu at byte %llu)",
+           why, (unsigned long long)off, (unsigned long long)e->msg_seq,
+           (unsigned long long)e->msg_offset);
+}
+
+/* The body is whole: decode it, deliver it. 0, or -1 with p->err set. */
+static int finish(wire_parser *p, const unsigned char *body, uint64_t *from) {
+  uint64_t start = p->frame_pos, end = start + WIRE_FRAME_HEAD + p->frame_len;
+  frame_error fe;
+  wire_msg m;
+  int stop = 0;
+  memset(&m, 0, sizeof m);
+  p->in_frame = 0;
+  if (decode(p, body, p->frame_len, &m, &fe) != 0) {
+    wire_tree_reset(p);
+    frame_fail(p, fe.code, start + WIRE_FRAME_HEAD + fe.at, fe.why);
+    *from = end; /* the length was sound: go on after the frame */
+    return -1;
+  }
+  m.binary = 1;
+  m.seq = p->seq++;
+  m.offset = start;
+  m.length = end - start;
+  if (p->cb != NULL) stop = p->cb(p->ud, &m);
+  wire_tree_reset(p);
+  if (p->frame.cap > 65536) wire_buf_free(&p->frame);
+  else wire_buf_reset(&p->frame);
+  if (stop) {
+    wire_error *e = &p->err;
+    e->code = WIRE_ESTOPPED;
+    e->offset = end;
+    e->msg_offset = start;
+    e->msg_seq = m.seq;
+    p->err_in_msg = 1;
+    snprintf(e->text, sizeof e->text, "stopped by the message callback, at byte %llu (message %llu at byte %llu)",
+             (unsigned long long)end, (unsigned long long)m.seq, (unsigned long long)start);
+    *from = end;
+    return -1;
+  }
+  return 0;
+}
+
+size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_t pos,
+                       uint64_t *from) {
+  size_t used = 0;
+  int rc = 0;
+  if (!p->in_frame) {
+    p->in_frame = 1;
+    p->frame_pos = pos;
+    p->nhead = 0;
+    p->frame_len = 0;
+    wire_buf_reset(&p->frame);
+  }
+  while (p->nhead < WIRE_FRAME_HEAD && used < n) p->head[p->nhead++] = d[used++];
+  if (p->nhead == WIRE_FRAME_HEAD && p->frame_len == 0) {
+    uint64_t len = (uint64_t)p->head[1] | (uint64_t)p->head[2] << 8 |
+                   (uint64_t)p->head[3] << 16 | (uint64_t)p->head[4] << 24;
+    if (len == 0 || len > p->lim.max_message - WIRE_FRAME_HEAD) {
+      char why[96];
+      if (len == 0) snprintf(why, sizeof why, "empty frame");
+      else snprintf(why, sizeof why, "frame of %llu bytes is longer than limits.max_message",
+                    (unsigned long long)len);
+      p->in_frame = 0;
+      frame_fail(p, len == 0 ? WIRE_ESYNTAX : WIRE_ETOOBIG, p->frame_pos + 1, why);
+      *from = p->frame_pos + 1;
+      rc = -1;
+      goto out;
+    }
+    p->frame_len = (size_t)len;
+    if (n - used >= p->frame_len) {
+      /* the whole body is in this feed: decode it where it lies */
+      const unsigned char *body = d + used;
+      used += p->frame_len;
+      rc = finish(p, body, from);
+      goto out;
+    }
+  }
+  if (p->nhead == WIRE_FRAME_HEAD) {
+    size_t want = p->frame_len - p->frame.len, take = n - used < want ? n - used : want;
+    wire_buf_put(&p->frame, d + used, take);
+    used += take;
+    if (p->frame.oom) {
+      p->in_frame = 0;
+      frame_fail(p, WIRE_ENOMEM, pos + used, "out of memory for a binary frame");
+      *from = pos + used;
+      rc = -1;
+    } else if (p->frame.len == p->frame_len) {
+      rc = finish(p, (const unsigned char *)p->frame.data, from);
+    }
+  }
+out:
+  if (wire_filter_skip(&p->f, used) != 0 && rc == 0) {
+    p->in_frame = 0;
+    frame_fail(p, WIRE_ENOMEM, pos + used, "out of memory for the filter's offset map");
+    *from = pos + used;
+  }
+  return used;
+}

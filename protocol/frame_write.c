@@ -1,0 +1,125 @@
+/*
+** frame_write.c
+** Writing binary frames (docs/protocol.md 1.1): the header, and the tokens
+** the element writers emit instead of XML while a frame is open. Values
+** go out as their bytes with a length: nothing is escaped or scanned.
+*/
+#include <assert.h>
+#include <string.h>
+
+#include "wire_internal.h"
+
+/* The graph records' names first: they are nearly every name sent. */
+const char *const wire_frame_names[] = {
+  "xsbug", "graph", "n", "e", "r", "i", "k", "t", "nm", "s", "a", "v", "p",
+  "m", "st", "src", "l", "c", "key", "id", "seq",
+};
+const unsigned wire_frame_nnames = sizeof wire_frame_names / sizeof *wire_frame_names;
+
+int wire_frame_code(const char *name, size_t n) {
+  /* by length and first letter: the writers call this for every attribute */
+  switch (n) {
+  case 1:
+    switch (name[0]) {
+    case 'n': return 2;
+    case 'e': return 3;
+    case 'r': return 4;
+    case 'i': return 5;
+    case 'k': return 6;
+    case 't': return 7;
+    case 's': return 9;
+    case 'a': return 10;
+    case 'v': return 11;
+    case 'p': return 12;
+    case 'm': return 13;
+    case 'l': return 16;
+    case 'c': return 17;
+    }
+    return -1;
+  case 2:
+    if (name[0] == 'n' && name[1] == 'm') return 8;
+    if (name[0] == 's' && name[1] == 't') return 14;
+    if (name[0] == 'i' && name[1] == 'd') return 19;
+    return -1;
+  case 3:
+    if (memcmp(name, "src", 3) == 0) return 15;
+    if (memcmp(name, "key", 3) == 0) return 18;
+    if (memcmp(name, "seq", 3) == 0) return 20;
+    return -1;
+  case 5:
+    if (memcmp(name, "graph", 5) == 0) return 1;
+    if (memcmp(name, "xsbug", 5) == 0) return 0;
+    return -1;
+  }
+  return -1;
+}
+
+void wire_frame_byte(wire_buf *b, unsigned c) {
+  if (WIRE_RESERVE(b, 1)) return;
+  b->data[b->len++] = (char)c;
+}
+
+void wire_frame_len(wire_buf *b, size_t n) {
+  char *o;
+  if (WIRE_RESERVE(b, 5)) return;
+  o = b->data + b->len;
+  while (n >= 0x80) {
+    *o++ = (char)(0x80 | (n & 0x7F));
+    n >>= 7;
+  }
+  *o++ = (char)n;
+  b->len = (size_t)(o - b->data);
+}
+
+void wire_frame_name(wire_buf *b, const char *name, size_t n) {
+  int code = wire_frame_code(name, n);
+  if (code >= 0) {
+    wire_frame_byte(b, 0x80u | (unsigned)code);
+    return;
+  }
+  /* names are our own identifiers, never this long */
+  assert(n >= 1 && n <= 127);
+  if (WIRE_RESERVE(b, n + 1)) return;
+  b->data[b->len] = (char)n;
+  memcpy(b->data + b->len + 1, name, n);
+  b->len += n + 1;
+}
+
+void wire_frame_attr(wire_buf *b, const char *name, size_t n, const void *v, size_t vlen) {
+  if (WIRE_RESERVE(b, n + vlen + 8)) return;
+  b->data[b->len++] = WIRE_T_ATTR;
+  wire_frame_name(b, name, n);
+  wire_frame_len(b, vlen);
+  if (vlen > 0) memcpy(b->data + b->len, v, vlen);
+  b->len += vlen;
+}
+
+void wire_frame_begin(wire_buf *b, int wrapped) {
+  assert(!b->bin && "frames do not nest");
+  if (WIRE_RESERVE(b, WIRE_FRAME_HEAD + 1)) return;
+  b->data[b->len] = WIRE_FRAME_MARK;
+  b->frame = b->len + 1;
+  memset(b->data + b->frame, 0, 4);
+  b->data[b->len + WIRE_FRAME_HEAD] = (char)(wrapped ? 1 : 0);
+  b->len += WIRE_FRAME_HEAD + 1;
+  b->bin = 1;
+}
+
+void wire_frame_end(wire_buf *b) {
+  size_t n;
+  unsigned char *o;
+  assert(b->bin && "no frame is open");
+  b->bin = 0;
+  if (b->oom) return;
+  n = b->len - b->frame - 4;
+  if (n > UINT32_MAX) {
+    /* cannot be said in the header: refuse rather than send garbage */
+    b->oom = 1;
+    return;
+  }
+  o = (unsigned char *)b->data + b->frame;
+  o[0] = (unsigned char)n;
+  o[1] = (unsigned char)(n >> 8);
+  o[2] = (unsigned char)(n >> 16);
+  o[3] = (unsigned char)(n >> 24);
+}
