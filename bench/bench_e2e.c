@@ -95,8 +95,9 @@ static long vm_hwm_kb(pid_t pid) {
   return kb;
 }
 
-/* The baseline: alua_snapshot of the same heap, here. The last run's
-** bytes, behind a login, become a capture file at capture. */
+/* The baseline: alua_snapshot of the same heap, here, with binary frames
+** as the agent sends them to amber's server. The last run's bytes, behind
+** a login, become a capture file at capture. */
 static double vm_pause(const workload *wl, uint64_t *nodes, const char *capture) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
@@ -112,6 +113,7 @@ static double vm_pause(const workload *wl, uint64_t *nodes, const char *capture)
     req.id = 1;
     req.roots = roots;
     req.nroots = 1;
+    req.binary = 1;
     wire_buf out;
     wire_buf_init(&out);
     alua_stats st;

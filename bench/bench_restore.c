@@ -2,7 +2,9 @@
 ** bench_restore.c
 ** Restore time on fixed Lua heaps (1e6 integers, 1e5 records, 1e5 closures
 ** sharing an upvalue), against building the same heap natively in Lua in
-** the same run. Usage: bench_restore [--quick] [NAME-FILTER]
+** the same run. The records are a capture's bytes, as the agent writes
+** them (graph batches in binary frames); the same graph as XML is measured
+** alongside. Usage: bench_restore [--quick] [NAME-FILTER]
 ** (prints RESULT lines; medians of several runs; --quick runs fewer).
 */
 #include <stdio.h>
@@ -91,21 +93,28 @@ static int bench(const workload *wl, int runs)
   static const char *const roots[] = {"globals"};
   alua_request req;
   const char *err = NULL;
-  wire_buf bytes;
+  wire_buf bytes, xml;
   lua_State *src = fresh();
   run_or_die(src, wl->setup);
   memset(&req, 0, sizeof req);
   req.id = 1;
   req.roots = roots;
   req.nroots = 1;
+  req.binary = 1;
   wire_buf_init(&bytes);
+  wire_buf_init(&xml);
   if (alua_snapshot(src, &req, &bytes, NULL, &err) != 0) {
+    fprintf(stderr, "bench_restore: snapshot failed: %s\n", err);
+    return 1;
+  }
+  req.binary = 0;
+  if (alua_snapshot(src, &req, &xml, NULL, &err) != 0) {
     fprintf(stderr, "bench_restore: snapshot failed: %s\n", err);
     return 1;
   }
   lua_close(src);
 
-  double total[16], build[16], native[16];
+  double total[16], build[16], native[16], total_xml[16];
   alua_restore_opts o;
   memset(&o, 0, sizeof o);
   o.trust_bytecode = 1;
@@ -131,19 +140,34 @@ static int bench(const workload *wl, int runs)
     run_or_die(L, check);
     alua_restore_report_free(&rep);
     lua_close(L);
+    /* the same graph from XML */
+    L = fresh();
+    alua_restore_report_init(&rep);
+    t0 = now_ms();
+    rc = alua_restore_bytes(L, xml.data, xml.len, 0, &o, &rep);
+    total_xml[r] = now_ms() - t0;
+    if (rc != 0) {
+      fprintf(stderr, "bench_restore: %s (XML): %s\n", wl->name, rep.error);
+      return 1;
+    }
+    alua_restore_report_free(&rep);
+    lua_close(L);
   }
   double t = median(total, runs), b = median(build, runs);
-  double n = median(native, runs);
+  double n = median(native, runs), tx = median(total_xml, runs);
   printf("RESULT name=%s metric=restore_ms value=%.1f unit=ms baseline=%.1f "
          "limit=%.0f better=lower\n", wl->name, t, n, wl->target_ms);
   printf("RESULT name=%s metric=build_ms value=%.1f unit=ms baseline=%.1f\n",
          wl->name, b, n);
+  printf("RESULT name=%s_xml metric=restore_ms value=%.1f unit=ms baseline=%.1f\n",
+         wl->name, tx, n);
   fprintf(stderr, "bench_restore: %s: %llu nodes, %llu edges, %.1f MB of "
           "records; restore %.1f ms (records read %.1f, objects built %.1f), "
           "%.2fx native Lua's %.1f ms; target %.0f ms\n", wl->name,
           (unsigned long long)nodes, (unsigned long long)edges,
           (double)bytes.len / 1e6, t, t - b, b, t / n, n, wl->target_ms);
   wire_buf_free(&bytes);
+  wire_buf_free(&xml);
   return 0;
 }
 

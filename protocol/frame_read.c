@@ -63,7 +63,7 @@ static int read_name(const unsigned char *s, size_t n, size_t *i, const char **n
     if ((c & 0x7F) >= wire_frame_nnames)
       return fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
     *name = wire_frame_names[c & 0x7F];
-    *len = strlen(*name);
+    *len = wire_frame_name_len[c & 0x7F];
     *i = at + 1;
     return 0;
   }

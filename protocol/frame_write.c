@@ -14,7 +14,12 @@ const char *const wire_frame_names[] = {
   "xsbug", "graph", "n", "e", "r", "i", "k", "t", "nm", "s", "a", "v", "p",
   "m", "st", "src", "l", "c", "key", "id", "seq",
 };
+const unsigned char wire_frame_name_len[] = {
+  5, 5, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 3, 1, 1, 3, 2, 3,
+};
 const unsigned wire_frame_nnames = sizeof wire_frame_names / sizeof *wire_frame_names;
+_Static_assert(sizeof wire_frame_name_len == sizeof wire_frame_names / sizeof *wire_frame_names,
+               "one length per dictionary name");
 
 int wire_frame_code(const char *name, size_t n) {
   /* by length and first letter: the writers call this for every attribute */

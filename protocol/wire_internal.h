@@ -73,6 +73,7 @@ enum { WIRE_T_OPEN = 1, WIRE_T_ATTR = 2, WIRE_T_TEXT = 3, WIRE_T_END = 4 };
 
 /* Names with a one-byte code, in code order (the order is the protocol). */
 extern const char *const wire_frame_names[];
+extern const unsigned char wire_frame_name_len[];
 extern const unsigned wire_frame_nnames;
 /* Code of name[0..n) in the dictionary, or -1. */
 int wire_frame_code(const char *name, size_t n);

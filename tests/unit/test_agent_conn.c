@@ -192,6 +192,53 @@ static void test_garbage_from_the_server_drops_and_reconnects(void **state) {
   peer_close(&p);
 }
 
+/* Graph batches go as binary frames only to a debugger that said, after
+** the login, that it accepts them; and a new connection starts over. */
+static void snapshot_framing(int accept) {
+  peer p;
+  char addr[64];
+  vm_run r;
+  amber_options o;
+  tmsg *m;
+  uint64_t end;
+  assert_int_equal(peer_listen(&p, 0), 0);
+  peer_address(&p, addr, sizeof addr);
+  amber_options_init(&o);
+  o.login_wait_ms = 3000;
+  vm_start(&r, "local t = {1, 2, 'three', {four = 4}}\n"
+               "assert(amber.snapshot{})\n"
+               "while not stop() do end\n"
+               "return 'done'", addr, &o, 0);
+  assert_int_equal(peer_accept(&p, 3000), 0);
+  m = peer_wait(&p, "login", 3000);
+  assert_non_null(m);
+  assert_false(m->binary);
+  tmsg_free(m);
+  if (accept) peer_send(&p, "<accept features=\"binary\"/>");
+  peer_send(&p, "<go/>");
+  end = peer_now_ms() + 10000;
+  m = NULL;
+  while (peer_now_ms() < end && (m = peer_wait(&p, "graph", 1)) == NULL) usleep(1000);
+  assert_non_null(m);
+  assert_int_equal(m->binary, accept);
+  assert_non_null(tfind(m->items, "n", NULL));
+  tmsg_free(m);
+  m = peer_wait(&p, "snapshot-end", 5000);
+  assert_non_null(m);
+  assert_false(m->binary);
+  tmsg_free(m);
+  atomic_store(&r.stop, 1);
+  assert_int_equal(vm_join(&r, 10000), 0);
+  assert_int_equal(r.status, LUA_OK);
+  peer_close(&p);
+}
+
+static void test_graph_batches_are_frames_only_after_accept(void **state) {
+  (void)state;
+  snapshot_framing(0);
+  snapshot_framing(1);
+}
+
 static const char *big_heap =
   "local big = {}\n"
   "for i = 1, 40000 do big[i] = { i, 'item' .. i } end\n"
@@ -288,6 +335,7 @@ int main(void) {
     cmocka_unit_test(test_absent_server_leaves_the_program_at_full_speed),
     cmocka_unit_test(test_refused_connections_back_off_instead_of_spinning),
     cmocka_unit_test(test_garbage_from_the_server_drops_and_reconnects),
+    cmocka_unit_test(test_graph_batches_are_frames_only_after_accept),
     cmocka_unit_test(test_big_snapshot_to_a_slow_reader_does_not_stall_the_vm),
     cmocka_unit_test(test_snapshot_over_the_queue_bound_is_refused_cleanly),
   };

@@ -42,6 +42,7 @@ typedef struct telem {
 
 typedef struct tmsg {
   telem *items;
+  int binary;                /* it came as a binary frame */
   struct tmsg *next;
 } tmsg;
 
@@ -142,6 +143,7 @@ static inline int peer_on_message(void *ud, const wire_msg *m) {
   tmsg *t = calloc(1, sizeof *t);
   telem **tail = &t->items;
   const wire_elem *e;
+  t->binary = m->binary;
   for (e = m->items; e; e = e->next) {
     *tail = telem_copy(e);
     tail = &(*tail)->next;
