@@ -41,11 +41,6 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
                        const wire_value *v) {
   char *o;
   size_t at;
-  if (b->bin) {
-    char text[WIRE_VALUE_MAX];
-    wire_frame_attr(b, name, nlen, text, wire_value_text(text, v));
-    return;
-  }
   if (WIRE_RESERVE(b, nlen + 40)) return;
   o = b->data + b->len;
   o[0] = ' ';
@@ -59,14 +54,112 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
   b->data[b->len++] = '"';
 }
 
-void wire_node_open(wire_buf *b, const wire_node *node) {
-  if (WIRE_RESERVE(b, 64)) return;
-  if (b->bin) {
-    wire_open(b, "n");
-  } else {
-    memcpy(b->data + b->len, "<n", 2);
-    b->len += 2;
+/* ---- binary frames: tokens written straight into reserved room ------- */
+
+/* Dictionary codes of the names below (frame_write.c). */
+enum { C_N = 2, C_E = 3, C_I = 5, C_K = 6, C_T = 7, C_NM = 8, C_S = 9, C_A = 10,
+       C_V = 11, C_M = 13, C_ST = 14, C_SRC = 15, C_L = 16, C_KEY = 18 };
+
+/* LEB128 of n at o; returns the byte after it. */
+static inline char *put_len(char *o, size_t n) {
+  while (n >= 0x80) {
+    *o++ = (char)(0x80 | (n & 0x7F));
+    n >>= 7;
   }
+  *o++ = (char)n;
+  return o;
+}
+
+/* An attribute token with a raw value (room for n + 7 bytes). */
+static inline char *put_attr(char *o, unsigned code, const void *v, size_t n) {
+  o[0] = WIRE_T_ATTR;
+  o[1] = (char)(0x80 | code);
+  o = put_len(o + 2, n);
+  memcpy(o, v, n);
+  return o + n;
+}
+
+/* An attribute whose value is at most 127 bytes, formatted in place by fmt
+** (room for 3 + the longest value). */
+#define PUT_SHORT(o, code, fmt) \
+  do { \
+    size_t n_; \
+    (o)[0] = WIRE_T_ATTR; \
+    (o)[1] = (char)(0x80 | (code)); \
+    n_ = (fmt); \
+    (o)[2] = (char)n_; \
+    (o) += 3 + n_; \
+  } while (0)
+
+static void node_open_bin(wire_buf *b, const wire_node *nd) {
+  const char *kind = nd->kind != NULL ? nd->kind : "";
+  size_t klen = strlen(kind), mlen = nd->mode != NULL ? strlen(nd->mode) : 0;
+  size_t slen = nd->status != NULL ? strlen(nd->status) : 0;
+  size_t room = 4 * (WIRE_NUM_MAX + 3) + 2 + 9 * 7 + klen + mlen + slen;
+  char *o;
+  if (nd->type != NULL) room += nd->type_len;
+  if (nd->name != NULL) room += nd->name_len;
+  if (nd->has_value) room += nd->value_len;
+  if (nd->source != NULL) room += nd->source_len;
+  if (WIRE_RESERVE(b, room)) return;
+  o = b->data + b->len;
+  *o++ = WIRE_T_OPEN;
+  *o++ = (char)(0x80 | C_N);
+  PUT_SHORT(o, C_I, wire_num_u64(o + 3, nd->id));
+  o = put_attr(o, C_K, kind, klen);
+  if (nd->type != NULL) o = put_attr(o, C_T, nd->type, nd->type_len);
+  if (nd->name != NULL) o = put_attr(o, C_NM, nd->name, nd->name_len);
+  if (nd->has_size) PUT_SHORT(o, C_S, wire_num_u64(o + 3, nd->size));
+  if (nd->has_addr) PUT_SHORT(o, C_A, wire_num_hex(o + 3, nd->addr));
+  if (nd->has_value) o = put_attr(o, C_V, nd->value, nd->value_len);
+  if (nd->has_payload) {
+    /* base64 text, as in XML: the tree is the same either way */
+    b->len = (size_t)(o - b->data);
+    wire_attr_base64(b, "p", nd->payload, nd->payload_len);
+    if (WIRE_RESERVE(b, room)) return;
+    o = b->data + b->len;
+  }
+  if (nd->mode != NULL) o = put_attr(o, C_M, nd->mode, mlen);
+  if (nd->status != NULL) o = put_attr(o, C_ST, nd->status, slen);
+  if (nd->source != NULL) o = put_attr(o, C_SRC, nd->source, nd->source_len);
+  if (nd->has_line) PUT_SHORT(o, C_L, wire_num_i64(o + 3, nd->line));
+  b->len = (size_t)(o - b->data);
+}
+
+static void edge_write_bin(wire_buf *b, const wire_edge *e) {
+  const char *kind = e->kind != NULL ? e->kind : "";
+  size_t klen = strlen(kind), room = klen + 2 * WIRE_VALUE_MAX + WIRE_NUM_MAX + 4 * 7 + 4;
+  char *o;
+  if (e->name != NULL) room += e->name_len;
+  if (WIRE_RESERVE(b, room)) return;
+  o = b->data + b->len;
+  *o++ = WIRE_T_OPEN;
+  *o++ = (char)(0x80 | C_E);
+  o = put_attr(o, C_K, kind, klen);
+  if (e->name != NULL) o = put_attr(o, C_N, e->name, e->name_len);
+  if (e->has_index) PUT_SHORT(o, C_I, wire_num_i64(o + 3, e->index));
+  if (e->key.type != WIRE_V_NONE) {
+    *o++ = WIRE_T_ATTR;
+    *o++ = (char)(0x80 | C_KEY);
+    {
+      size_t n = wire_value_text(o + 1, &e->key);
+      o[0] = (char)n;
+      o += 1 + n;
+    }
+  }
+  if (e->value.type != WIRE_V_NONE) PUT_SHORT(o, C_V, wire_value_text(o + 3, &e->value));
+  *o++ = WIRE_T_END;
+  b->len = (size_t)(o - b->data);
+}
+
+void wire_node_open(wire_buf *b, const wire_node *node) {
+  if (b->bin) {
+    node_open_bin(b, node);
+    return;
+  }
+  if (WIRE_RESERVE(b, 64)) return;
+  memcpy(b->data + b->len, "<n", 2);
+  b->len += 2;
   attr_u64(b, "i", 1, node->id);
   wire_attr_str(b, "k", node->kind != NULL ? node->kind : "");
   if (node->type != NULL) wire_attr(b, "t", node->type, node->type_len);
@@ -101,13 +194,13 @@ void wire_node_continue(wire_buf *b, uint64_t id) {
 }
 
 void wire_edge_write(wire_buf *b, const wire_edge *e) {
-  if (WIRE_RESERVE(b, 2)) return;
   if (b->bin) {
-    wire_open(b, "e");
-  } else {
-    memcpy(b->data + b->len, "<e", 2);
-    b->len += 2;
+    edge_write_bin(b, e);
+    return;
   }
+  if (WIRE_RESERVE(b, 2)) return;
+  memcpy(b->data + b->len, "<e", 2);
+  b->len += 2;
   wire_attr_str(b, "k", e->kind != NULL ? e->kind : "");
   if (e->name != NULL) wire_attr(b, "n", e->name, e->name_len);
   if (e->has_index) attr_i64(b, "i", 1, e->index);
