@@ -51,10 +51,12 @@ static int name_char(unsigned c) {
   return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
-/* A name token: a dictionary name (static, NUL-terminated) or a literal,
-** which must be an ASCII XML name so that the tree renders as XML. */
-static int read_name(const unsigned char *s, size_t n, size_t *i, const char **name,
-                     size_t *len, frame_error *fe) {
+/* A name token: a dictionary name (static, NUL-terminated; *code gets its
+** code) or a literal (*code = -1), which must be an ASCII XML name, so that
+** the tree renders as XML, and not a dictionary name, so that each name has
+** one spelling. */
+static inline int read_name(const unsigned char *s, size_t n, size_t *i, const char **name,
+                            size_t *len, int *code, frame_error *fe) {
   size_t at = *i, k;
   unsigned c;
   if (at >= n) return fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
@@ -62,8 +64,9 @@ static int read_name(const unsigned char *s, size_t n, size_t *i, const char **n
   if (c & 0x80) {
     if ((c & 0x7F) >= wire_frame_nnames)
       return fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
-    *name = wire_frame_names[c & 0x7F];
-    *len = wire_frame_name_len[c & 0x7F];
+    *code = (int)(c & 0x7F);
+    *name = wire_frame_names[*code];
+    *len = wire_frame_name_len[*code];
     *i = at + 1;
     return 0;
   }
@@ -72,6 +75,9 @@ static int read_name(const unsigned char *s, size_t n, size_t *i, const char **n
   if (!name_start(s[at + 1])) return fail(fe, WIRE_ESYNTAX, at + 1, "name does not start with a letter, '_' or ':'");
   for (k = 2; k <= c; k++)
     if (!name_char(s[at + k])) return fail(fe, WIRE_ESYNTAX, at + k, "character not allowed in a name");
+  if (wire_frame_code((const char *)s + at + 1, c) >= 0)
+    return fail(fe, WIRE_ESYNTAX, at, "literal name that the dictionary has: write its code");
+  *code = -1;
   *name = (const char *)s + at + 1;
   *len = c;
   *i = at + 1 + c;
@@ -134,14 +140,14 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
     if (t == WIRE_T_OPEN) {
       const char *name;
       size_t nlen, na = 0, k;
-      int literal;
+      int code, ecode;
+      uint32_t seen = 0; /* dictionary names among the attributes */
       wire_elem *el;
       if (!m->wrapped && depth == 0 && nitems > 0)
         return fail(fe, WIRE_ESYNTAX, at, "a bare frame holds one element");
       if (base + depth + 1 > p->lim.max_depth)
         return fail(fe, WIRE_EDEPTH, at, "elements nested deeper than limits.max_depth");
-      literal = i < n && !(s[i] & 0x80);
-      if (read_name(s, n, &i, &name, &nlen, fe) != 0) return -1;
+      if (read_name(s, n, &i, &name, &nlen, &ecode, fe) != 0) return -1;
       if (!m->wrapped && depth == 0 && nlen == 5 && memcmp(name, "xsbug", 5) == 0)
         return fail(fe, WIRE_ESYNTAX, at, "a bare frame cannot hold <xsbug>: use the wrapped form");
       while (i < n && s[i] == WIRE_T_ATTR) {
@@ -150,8 +156,8 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
         if (na == WIRE_FRAME_MAX_ATTRS)
           return fail(fe, WIRE_ESYNTAX, aat, "more than 64 attributes on one element");
         a = &ra[na];
-        a->literal = i < n && !(s[i] & 0x80);
-        if (read_name(s, n, &i, &a->name, &a->nlen, fe) != 0) return -1;
+        if (read_name(s, n, &i, &a->name, &a->nlen, &code, fe) != 0) return -1;
+        a->literal = code < 0;
         if (read_len(s, n, &i, &vlen) != 0)
           return fail(fe, WIRE_ESYNTAX, i, "bad or truncated value length");
         if (vlen > p->lim.max_attr)
@@ -160,14 +166,20 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
         a->value = (const char *)s + i;
         a->vlen = vlen;
         i += vlen;
-        for (k = 0; k < na; k++)
-          if (ra[k].nlen == a->nlen && memcmp(ra[k].name, a->name, a->nlen) == 0)
-            return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
+        /* a name has one spelling, so codes and literals never clash */
+        if (code >= 0) {
+          if (seen & (UINT32_C(1) << code)) return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
+          seen |= UINT32_C(1) << code;
+        } else {
+          for (k = 0; k < na; k++)
+            if (ra[k].literal && ra[k].nlen == a->nlen && memcmp(ra[k].name, a->name, a->nlen) == 0)
+              return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
+        }
         na++;
       }
       if (depth == p->cap && wire_tree_grow(p) != 0)
         return fail(fe, WIRE_ENOMEM, at, "out of memory for the element stack");
-      el = make_elem(p, name, nlen, literal, ra, na);
+      el = make_elem(p, name, nlen, ecode < 0, ra, na);
       if (el == NULL) return fail(fe, WIRE_ENOMEM, at, "out of memory building the message tree");
       if (p->arena.used > p->arena_budget)
         return fail(fe, WIRE_ETOOBIG, at, "message tree needs more memory than 8 x "

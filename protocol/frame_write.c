@@ -20,6 +20,8 @@ const unsigned char wire_frame_name_len[] = {
 const unsigned wire_frame_nnames = sizeof wire_frame_names / sizeof *wire_frame_names;
 _Static_assert(sizeof wire_frame_name_len == sizeof wire_frame_names / sizeof *wire_frame_names,
                "one length per dictionary name");
+/* frame_read.c keeps a 32-bit mask of the dictionary names it has seen */
+_Static_assert(sizeof wire_frame_name_len <= 32, "at most 32 dictionary names");
 
 int wire_frame_code(const char *name, size_t n) {
   /* by length and first letter: the writers call this for every attribute */

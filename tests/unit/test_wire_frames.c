@@ -227,6 +227,8 @@ static void test_malformed_frames_are_errors_at_their_byte(void **state) {
   expect_error(B("\x01\x01\xff\x04"), "error syntax error at 12 (message 1 at 5)");  /* code */
   expect_error(B("\x01\x01\x02""1a\x04"), "error syntax error at 13 (message 1 at 5)"); /* name */
   expect_error(B("\x01\x01\x02""a<\x04"), "error syntax error at 14 (message 1 at 5)");
+  expect_error(B("\x01\x01\x01n\x04"), "error syntax error at 12 (message 1 at 5)");   /* "n" has a code */
+  expect_error(B("\x01\x01\x82\x02\x01k\x01x\x04"), "error syntax error at 14 (message 1 at 5)");
   expect_error(B("\x01\x01\x82\x02\x86\x01k\x02\x86\x01k\x04"),
                "error syntax error at 17 (message 1 at 5)");                    /* duplicate */
   expect_error(B("\x01\x01\x82\x03\x01x\x02\x86\x01k\x04"),
