@@ -159,7 +159,8 @@ static void cap_flush(capture *c) {
 }
 
 static void cap_open_graph(capture *c) {
-  wire_msg_begin(&c->b);
+  if (c->runs) wire_frame_begin(&c->b, 1);
+  else wire_msg_begin(&c->b);
   wire_open(&c->b, "graph");
   wire_attr_str(&c->b, "id", "1");
   wire_attr_u64(&c->b, "seq", c->batch++);
@@ -170,7 +171,8 @@ static void cap_close_graph(capture *c) {
   cap_end_run(c);
   if (c->in_node) wire_node_close(&c->b);
   wire_close(&c->b, "graph");
-  wire_msg_end(&c->b);
+  if (c->runs) wire_frame_end(&c->b);
+  else wire_msg_end(&c->b);
   cap_flush(c);
 }
 
@@ -220,8 +222,9 @@ static void cap_edge(sink *s, const wire_edge *e) {
   c->edges++;
 }
 
-/* Write the workload's snapshot as an agent would send it (runs=1), or
-** with every edge as a single <e>, as agents did before runs. */
+/* Write the workload's snapshot as an agent would send it to amber's server
+** (runs=1: edge runs, graph batches in binary frames), or with every edge
+** as a single <e> in XML, as agents did before runs and frames. */
 static void write_capture(const workload *wl, const char *path, int runs,
                           uint64_t *nodes, uint64_t *edges, uint64_t *bytes) {
   capture c;
