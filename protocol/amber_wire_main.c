@@ -18,7 +18,8 @@ static const char usage[] =
   "Print each message of a captured amber/xsbug byte stream on one line:\n"
   "  OFFSET LENGTH RENDERING\n"
   "where OFFSET and LENGTH are in bytes and RENDERING is the message as\n"
-  "ASCII-only XML (control bytes and non-ASCII shown as references).\n"
+  "ASCII-only XML (control bytes and non-ASCII shown as references); a\n"
+  "binary frame (docs/protocol.md 1.1) prints as the XML it stands for.\n"
   "Errors print as: OFFSET error: KIND: DETAILS\n"
   "  --resync  after an error, skip to the next <xsbug> and go on\n"
   "            (salvages a damaged capture); default: stop at the first error\n"
@@ -37,6 +38,7 @@ typedef struct tool {
   unsigned long long done_upto; /* end of the last message printed */
   size_t max_message;
   unsigned long long messages;
+  unsigned long long frames;  /* of them, binary frames */
   int out_failed;
 } tool;
 
@@ -82,6 +84,7 @@ static int on_message(void *ud, const wire_msg *m) {
   }
   if (fwrite(b->data, 1, b->len, stdout) != b->len) t->out_failed = 1;
   t->messages++;
+  t->frames += m->binary != 0;
   t->done_upto = m->offset + m->length;
   return t->out_failed;
 }
@@ -183,9 +186,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "amber-wire: cannot write the output\n");
     status = 2;
   }
-  fprintf(stderr, "amber-wire: %llu message%s, %llu error%s, %llu bytes\n", t.messages,
-          t.messages == 1 ? "" : "s", errors, errors == 1 ? "" : "s",
-          (unsigned long long)wire_parser_offset(p));
+  {
+    char frames[64] = "";
+    if (t.frames > 0)
+      snprintf(frames, sizeof frames, " (%llu as binary frame%s)", t.frames,
+               t.frames == 1 ? "" : "s");
+    fprintf(stderr, "amber-wire: %llu message%s%s, %llu error%s, %llu bytes\n", t.messages,
+            t.messages == 1 ? "" : "s", frames, errors, errors == 1 ? "" : "s",
+            (unsigned long long)wire_parser_offset(p));
+  }
   if (status == 0 && errors > 0) status = 1;
   wire_parser_free(p);
   wire_buf_free(&t.line);

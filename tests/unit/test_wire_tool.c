@@ -104,6 +104,28 @@ static void test_each_message_is_one_line_with_its_offset_and_length(void **stat
   assert_non_null(strstr(r.out, "62 5 <go/>\n"));
 }
 
+/* A binary frame prints as the XML it stands for; the summary counts it. */
+static void test_frames_print_as_xml(void **state) {
+  result r;
+  wire_buf b;
+  (void)state;
+  wire_buf_init(&b);
+  wire_buf_puts(&b, "<go/>");
+  wire_frame_begin(&b, 1);
+  wire_open(&b, "log");
+  wire_attr(&b, "path", "a\0\"", 3);
+  wire_open_end(&b);
+  wire_text(&b, "x<y", 3);
+  wire_close(&b, "log");
+  wire_frame_end(&b);
+  run_tool(&r, "", b.data, b.len);
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out, "0 5 <go/>\n"
+                             "5 27 <xsbug><log path=\"a&#xF700;&quot;\">x&lt;y</log></xsbug>\n");
+  assert_string_equal(r.err, "amber-wire: 2 messages (1 as binary frame), 0 errors, 32 bytes\n");
+  wire_buf_free(&b);
+}
+
 static const char damaged[] =
   "<xsbug><a/></xsbug>\r\n<xsbug><b></c></xsbug>\r\n<go/>\r\n<xsbug><d/></xsbug>\r\n";
 
@@ -188,6 +210,7 @@ static void test_help_and_usage_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_frames_print_as_xml),
     cmocka_unit_test(test_each_message_is_one_line_with_its_offset_and_length),
     cmocka_unit_test(test_errors_stop_the_reading_unless_resync),
     cmocka_unit_test(test_truncated_capture_is_an_error_at_its_end),
