@@ -236,16 +236,24 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
   return 0;
 }
 
-static void frame_fail(wire_parser *p, enum wire_status code, uint64_t off, const char *why) {
+/* Record an error of the frame that starts at p->frame_pos, message seq. */
+static void frame_fail(wire_parser *p, enum wire_status code, uint64_t off, uint64_t seq,
+                       const char *prefix, const char *why) {
   wire_error *e = &p->err;
   e->code = code;
   e->offset = off;
   e->msg_offset = p->frame_pos;
-  e->msg_seq = p->seq;
+  e->msg_seq = seq;
   p->err_in_msg = 1;
-  snprintf(e->text, sizeof e->text, "%s in a binary frame, at byte %llu (message %llu at byte %llu)",
-           why, (unsigned long long)off, (unsigned long long)e->msg_seq,
+  snprintf(e->text, sizeof e->text, "%s%s, at byte %llu (message %llu at byte %llu)", prefix,
+           why, (unsigned long long)off, (unsigned long long)seq,
            (unsigned long long)e->msg_offset);
+}
+
+/* Give back a big body buffer, so one huge frame does not pin its memory. */
+static void release_body(wire_parser *p) {
+  if (p->frame.cap > 65536) wire_buf_free(&p->frame);
+  else wire_buf_reset(&p->frame);
 }
 
 /* The body is whole: decode it, deliver it. 0, or -1 with p->err set. */
@@ -253,33 +261,26 @@ static int finish(wire_parser *p, const unsigned char *body, uint64_t *from) {
   uint64_t start = p->frame_pos, end = start + WIRE_FRAME_HEAD + p->frame_len;
   frame_error fe;
   wire_msg m;
-  int stop = 0;
+  int bad, stop = 0;
   memset(&m, 0, sizeof m);
   p->in_frame = 0;
-  if (decode(p, body, p->frame_len, &m, &fe) != 0) {
-    wire_tree_reset(p);
-    frame_fail(p, fe.code, start + WIRE_FRAME_HEAD + fe.at, fe.why);
-    *from = end; /* the length was sound: go on after the frame */
+  bad = decode(p, body, p->frame_len, &m, &fe) != 0;
+  if (!bad) {
+    m.binary = 1;
+    m.seq = p->seq++;
+    m.offset = start;
+    m.length = end - start;
+    if (p->cb != NULL) stop = p->cb(p->ud, &m);
+  }
+  wire_tree_reset(p);
+  release_body(p);
+  *from = end; /* the length was sound: whatever happened, go on after the frame */
+  if (bad) {
+    frame_fail(p, fe.code, start + WIRE_FRAME_HEAD + fe.at, p->seq, "binary frame: ", fe.why);
     return -1;
   }
-  m.binary = 1;
-  m.seq = p->seq++;
-  m.offset = start;
-  m.length = end - start;
-  if (p->cb != NULL) stop = p->cb(p->ud, &m);
-  wire_tree_reset(p);
-  if (p->frame.cap > 65536) wire_buf_free(&p->frame);
-  else wire_buf_reset(&p->frame);
   if (stop) {
-    wire_error *e = &p->err;
-    e->code = WIRE_ESTOPPED;
-    e->offset = end;
-    e->msg_offset = start;
-    e->msg_seq = m.seq;
-    p->err_in_msg = 1;
-    snprintf(e->text, sizeof e->text, "stopped by the message callback, at byte %llu (message %llu at byte %llu)",
-             (unsigned long long)end, (unsigned long long)m.seq, (unsigned long long)start);
-    *from = end;
+    frame_fail(p, WIRE_ESTOPPED, end, m.seq, "", "stopped by the message callback");
     return -1;
   }
   return 0;
@@ -306,7 +307,8 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
       else snprintf(why, sizeof why, "frame of %llu bytes is longer than limits.max_message",
                     (unsigned long long)len);
       p->in_frame = 0;
-      frame_fail(p, len == 0 ? WIRE_ESYNTAX : WIRE_ETOOBIG, p->frame_pos + 1, why);
+      frame_fail(p, len == 0 ? WIRE_ESYNTAX : WIRE_ETOOBIG, p->frame_pos + 1, p->seq,
+                 "binary frame: ", why);
       *from = p->frame_pos + 1;
       rc = -1;
       goto out;
@@ -326,7 +328,8 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
     used += take;
     if (p->frame.oom) {
       p->in_frame = 0;
-      frame_fail(p, WIRE_ENOMEM, pos + used, "out of memory for a binary frame");
+      wire_buf_free(&p->frame);
+      frame_fail(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for a binary frame");
       *from = pos + used;
       rc = -1;
     } else if (p->frame.len == p->frame_len) {
@@ -336,7 +339,7 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
 out:
   if (wire_filter_skip(&p->f, used) != 0 && rc == 0) {
     p->in_frame = 0;
-    frame_fail(p, WIRE_ENOMEM, pos + used, "out of memory for the filter's offset map");
+    frame_fail(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for the filter's offset map");
     *from = pos + used;
   }
   return used;

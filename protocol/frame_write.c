@@ -9,7 +9,8 @@
 
 #include "wire_internal.h"
 
-/* The graph records' names first: they are nearly every name sent. */
+/* By code (enum wire_frame_code_t): the graph records' names first, they
+** are nearly every name sent. */
 const char *const wire_frame_names[] = {
   "xsbug", "graph", "n", "e", "r", "i", "k", "t", "nm", "s", "a", "v", "p",
   "m", "st", "src", "l", "c", "key", "id", "seq",
@@ -22,40 +23,41 @@ _Static_assert(sizeof wire_frame_name_len == sizeof wire_frame_names / sizeof *w
                "one length per dictionary name");
 /* frame_read.c keeps a 32-bit mask of the dictionary names it has seen */
 _Static_assert(sizeof wire_frame_name_len <= 32, "at most 32 dictionary names");
+_Static_assert(sizeof wire_frame_name_len == WIRE_C_SEQ + 1, "a name for every code");
 
 int wire_frame_code(const char *name, size_t n) {
   /* by length and first letter: the writers call this for every attribute */
   switch (n) {
   case 1:
     switch (name[0]) {
-    case 'n': return 2;
-    case 'e': return 3;
-    case 'r': return 4;
-    case 'i': return 5;
-    case 'k': return 6;
-    case 't': return 7;
-    case 's': return 9;
-    case 'a': return 10;
-    case 'v': return 11;
-    case 'p': return 12;
-    case 'm': return 13;
-    case 'l': return 16;
-    case 'c': return 17;
+    case 'n': return WIRE_C_N;
+    case 'e': return WIRE_C_E;
+    case 'r': return WIRE_C_R;
+    case 'i': return WIRE_C_I;
+    case 'k': return WIRE_C_K;
+    case 't': return WIRE_C_T;
+    case 's': return WIRE_C_S;
+    case 'a': return WIRE_C_A;
+    case 'v': return WIRE_C_V;
+    case 'p': return WIRE_C_P;
+    case 'm': return WIRE_C_M;
+    case 'l': return WIRE_C_L;
+    case 'c': return WIRE_C_C;
     }
     return -1;
   case 2:
-    if (name[0] == 'n' && name[1] == 'm') return 8;
-    if (name[0] == 's' && name[1] == 't') return 14;
-    if (name[0] == 'i' && name[1] == 'd') return 19;
+    if (name[0] == 'n' && name[1] == 'm') return WIRE_C_NM;
+    if (name[0] == 's' && name[1] == 't') return WIRE_C_ST;
+    if (name[0] == 'i' && name[1] == 'd') return WIRE_C_ID;
     return -1;
   case 3:
-    if (memcmp(name, "src", 3) == 0) return 15;
-    if (memcmp(name, "key", 3) == 0) return 18;
-    if (memcmp(name, "seq", 3) == 0) return 20;
+    if (memcmp(name, "src", 3) == 0) return WIRE_C_SRC;
+    if (memcmp(name, "key", 3) == 0) return WIRE_C_KEY;
+    if (memcmp(name, "seq", 3) == 0) return WIRE_C_SEQ;
     return -1;
   case 5:
-    if (memcmp(name, "graph", 5) == 0) return 1;
-    if (memcmp(name, "xsbug", 5) == 0) return 0;
+    if (memcmp(name, "graph", 5) == 0) return WIRE_C_GRAPH;
+    if (memcmp(name, "xsbug", 5) == 0) return WIRE_C_XSBUG;
     return -1;
   }
   return -1;
@@ -67,15 +69,8 @@ void wire_frame_byte(wire_buf *b, unsigned c) {
 }
 
 void wire_frame_len(wire_buf *b, size_t n) {
-  char *o;
-  if (WIRE_RESERVE(b, 5)) return;
-  o = b->data + b->len;
-  while (n >= 0x80) {
-    *o++ = (char)(0x80 | (n & 0x7F));
-    n >>= 7;
-  }
-  *o++ = (char)n;
-  b->len = (size_t)(o - b->data);
+  if (WIRE_RESERVE(b, 10)) return;
+  b->len = (size_t)(wire_frame_put_len(b->data + b->len, n) - b->data);
 }
 
 void wire_frame_name(wire_buf *b, const char *name, size_t n) {

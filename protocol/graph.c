@@ -56,25 +56,11 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
 
 /* ---- binary frames: tokens written straight into reserved room ------- */
 
-/* Dictionary codes of the names below (frame_write.c). */
-enum { C_N = 2, C_E = 3, C_I = 5, C_K = 6, C_T = 7, C_NM = 8, C_S = 9, C_A = 10,
-       C_V = 11, C_M = 13, C_ST = 14, C_SRC = 15, C_L = 16, C_KEY = 18 };
-
-/* LEB128 of n at o; returns the byte after it. */
-static inline char *put_len(char *o, size_t n) {
-  while (n >= 0x80) {
-    *o++ = (char)(0x80 | (n & 0x7F));
-    n >>= 7;
-  }
-  *o++ = (char)n;
-  return o;
-}
-
 /* An attribute token with a raw value (room for n + 7 bytes). */
 static inline char *put_attr(char *o, unsigned code, const void *v, size_t n) {
   o[0] = WIRE_T_ATTR;
   o[1] = (char)(0x80 | code);
-  o = put_len(o + 2, n);
+  o = wire_frame_put_len(o + 2, n);
   memcpy(o, v, n);
   return o + n;
 }
@@ -104,14 +90,14 @@ static void node_open_bin(wire_buf *b, const wire_node *nd) {
   if (WIRE_RESERVE(b, room)) return;
   o = b->data + b->len;
   *o++ = WIRE_T_OPEN;
-  *o++ = (char)(0x80 | C_N);
-  PUT_SHORT(o, C_I, wire_num_u64(o + 3, nd->id));
-  o = put_attr(o, C_K, kind, klen);
-  if (nd->type != NULL) o = put_attr(o, C_T, nd->type, nd->type_len);
-  if (nd->name != NULL) o = put_attr(o, C_NM, nd->name, nd->name_len);
-  if (nd->has_size) PUT_SHORT(o, C_S, wire_num_u64(o + 3, nd->size));
-  if (nd->has_addr) PUT_SHORT(o, C_A, wire_num_hex(o + 3, nd->addr));
-  if (nd->has_value) o = put_attr(o, C_V, nd->value, nd->value_len);
+  *o++ = (char)(0x80 | WIRE_C_N);
+  PUT_SHORT(o, WIRE_C_I, wire_num_u64(o + 3, nd->id));
+  o = put_attr(o, WIRE_C_K, kind, klen);
+  if (nd->type != NULL) o = put_attr(o, WIRE_C_T, nd->type, nd->type_len);
+  if (nd->name != NULL) o = put_attr(o, WIRE_C_NM, nd->name, nd->name_len);
+  if (nd->has_size) PUT_SHORT(o, WIRE_C_S, wire_num_u64(o + 3, nd->size));
+  if (nd->has_addr) PUT_SHORT(o, WIRE_C_A, wire_num_hex(o + 3, nd->addr));
+  if (nd->has_value) o = put_attr(o, WIRE_C_V, nd->value, nd->value_len);
   if (nd->has_payload) {
     /* base64 text, as in XML: the tree is the same either way */
     b->len = (size_t)(o - b->data);
@@ -119,10 +105,10 @@ static void node_open_bin(wire_buf *b, const wire_node *nd) {
     if (WIRE_RESERVE(b, room)) return;
     o = b->data + b->len;
   }
-  if (nd->mode != NULL) o = put_attr(o, C_M, nd->mode, mlen);
-  if (nd->status != NULL) o = put_attr(o, C_ST, nd->status, slen);
-  if (nd->source != NULL) o = put_attr(o, C_SRC, nd->source, nd->source_len);
-  if (nd->has_line) PUT_SHORT(o, C_L, wire_num_i64(o + 3, nd->line));
+  if (nd->mode != NULL) o = put_attr(o, WIRE_C_M, nd->mode, mlen);
+  if (nd->status != NULL) o = put_attr(o, WIRE_C_ST, nd->status, slen);
+  if (nd->source != NULL) o = put_attr(o, WIRE_C_SRC, nd->source, nd->source_len);
+  if (nd->has_line) PUT_SHORT(o, WIRE_C_L, wire_num_i64(o + 3, nd->line));
   b->len = (size_t)(o - b->data);
 }
 
@@ -134,20 +120,20 @@ static void edge_write_bin(wire_buf *b, const wire_edge *e) {
   if (WIRE_RESERVE(b, room)) return;
   o = b->data + b->len;
   *o++ = WIRE_T_OPEN;
-  *o++ = (char)(0x80 | C_E);
-  o = put_attr(o, C_K, kind, klen);
-  if (e->name != NULL) o = put_attr(o, C_N, e->name, e->name_len);
-  if (e->has_index) PUT_SHORT(o, C_I, wire_num_i64(o + 3, e->index));
+  *o++ = (char)(0x80 | WIRE_C_E);
+  o = put_attr(o, WIRE_C_K, kind, klen);
+  if (e->name != NULL) o = put_attr(o, WIRE_C_N, e->name, e->name_len);
+  if (e->has_index) PUT_SHORT(o, WIRE_C_I, wire_num_i64(o + 3, e->index));
   if (e->key.type != WIRE_V_NONE) {
     *o++ = WIRE_T_ATTR;
-    *o++ = (char)(0x80 | C_KEY);
+    *o++ = (char)(0x80 | WIRE_C_KEY);
     {
       size_t n = wire_value_text(o + 1, &e->key);
       o[0] = (char)n;
       o += 1 + n;
     }
   }
-  if (e->value.type != WIRE_V_NONE) PUT_SHORT(o, C_V, wire_value_text(o + 3, &e->value));
+  if (e->value.type != WIRE_V_NONE) PUT_SHORT(o, WIRE_C_V, wire_value_text(o + 3, &e->value));
   *o++ = WIRE_T_END;
   b->len = (size_t)(o - b->data);
 }

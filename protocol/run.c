@@ -18,7 +18,7 @@ void wire_run_open(wire_buf *b, const char *kind, int64_t first) {
   if (b->bin) {
     /* the values' length is known at wire_run_close: a 5-byte LEB128
     ** (padded with continuation bits) is kept for it */
-    static const char pad[6] = {WIRE_T_ATTR, (char)(0x80 | 11), (char)0x80, (char)0x80,
+    static const char pad[6] = {WIRE_T_ATTR, (char)(0x80 | WIRE_C_V), (char)0x80, (char)0x80,
                                 (char)0x80, (char)0x80};
     wire_buf_put(b, pad, sizeof pad);
     wire_frame_byte(b, 0);

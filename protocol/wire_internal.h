@@ -71,7 +71,13 @@ enum { WIRE_T_OPEN = 1, WIRE_T_ATTR = 2, WIRE_T_TEXT = 3, WIRE_T_END = 4 };
 /* Most attributes one element of a frame may have. */
 #define WIRE_FRAME_MAX_ATTRS 64
 
-/* Names with a one-byte code, in code order (the order is the protocol). */
+/* The dictionary: names with a one-byte code (the numbers are the protocol). */
+enum wire_frame_code_t {
+  WIRE_C_XSBUG, WIRE_C_GRAPH, WIRE_C_N, WIRE_C_E, WIRE_C_R, WIRE_C_I, WIRE_C_K, WIRE_C_T,
+  WIRE_C_NM, WIRE_C_S, WIRE_C_A, WIRE_C_V, WIRE_C_P, WIRE_C_M, WIRE_C_ST, WIRE_C_SRC, WIRE_C_L,
+  WIRE_C_C, WIRE_C_KEY, WIRE_C_ID, WIRE_C_SEQ
+};
+/* Their names and lengths, by code. */
 extern const char *const wire_frame_names[];
 extern const unsigned char wire_frame_name_len[];
 extern const unsigned wire_frame_nnames;
@@ -81,6 +87,16 @@ int wire_frame_code(const char *name, size_t n);
 void wire_frame_name(wire_buf *b, const char *name, size_t n);
 /* Append an attribute token with value v[0..vlen). */
 void wire_frame_attr(wire_buf *b, const char *name, size_t n, const void *v, size_t vlen);
+/* Write n as LEB128 at o (room for 5 bytes for a 32-bit n); return the
+** byte after it. */
+static inline char *wire_frame_put_len(char *o, size_t n) {
+  while (n >= 0x80) {
+    *o++ = (char)(0x80 | (n & 0x7F));
+    n >>= 7;
+  }
+  *o++ = (char)n;
+  return o;
+}
 /* Append a LEB128 length. */
 void wire_frame_len(wire_buf *b, size_t n);
 /* Append one token byte. */
