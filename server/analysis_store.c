@@ -4,6 +4,7 @@
 ** and the side tables that keep each snapshot's dominators, retained sizes
 ** and summary so they are computed once (docs/analysis.md, "Storage").
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,55 @@ static int compute_all(store *s, const store_snapshot *info, graph **gout,
   return STORE_OK;
 }
 
+/* Analyses being computed in this process, by database file and snapshot.
+** The server analyses every stored snapshot on a worker; a viewer asking
+** for it meanwhile, on another worker, would compute it a second time (the
+** same seconds and memory again). Instead it waits for the first and reads
+** what that one kept. */
+typedef struct inflight {
+  struct inflight *next;
+  const char *db;       /* the database file (valid while its owner computes) */
+  int64_t snap;
+} inflight;
+
+static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_cv = PTHREAD_COND_INITIALIZER;
+static inflight *inflight_list;
+
+static int inflight_same(const inflight *f, const char *db, int64_t snap) {
+  return f->snap == snap && strcmp(f->db, db) == 0;
+}
+
+/* Wait while another thread computes snap of s's database, then take the
+** turn: 1 (the caller calls release after), or 0 for a database that is
+** this connection's own (temporary or in memory): nothing to wait for. */
+static int claim(store *s, int64_t snap, inflight *me) {
+  const char *db = sqlite3_db_filename(store_db(s), "main");
+  if (db == NULL || *db == '\0') return 0;
+  pthread_mutex_lock(&inflight_mu);
+  for (;;) {
+    const inflight *f = inflight_list;
+    while (f && !inflight_same(f, db, snap)) f = f->next;
+    if (!f) break;
+    pthread_cond_wait(&inflight_cv, &inflight_mu);
+  }
+  me->db = db;
+  me->snap = snap;
+  me->next = inflight_list;
+  inflight_list = me;
+  pthread_mutex_unlock(&inflight_mu);
+  return 1;
+}
+
+static void release(inflight *me) {
+  pthread_mutex_lock(&inflight_mu);
+  inflight **pp = &inflight_list;
+  while (*pp != me) pp = &(*pp)->next;
+  *pp = me->next;
+  pthread_cond_broadcast(&inflight_cv);
+  pthread_mutex_unlock(&inflight_mu);
+}
+
 /* The same, keeping only the dominators (into d, when not NULL). */
 static int compute(store *s, const store_snapshot *info, analysis_dom *d,
                    char *err, size_t errlen) {
@@ -300,16 +350,31 @@ static int compute(store *s, const store_snapshot *info, analysis_dom *d,
   return STORE_OK;
 }
 
+/* What is kept for the snapshot (the dominators into d, when not NULL), or
+** else computed and kept: by one thread of the process at a time, so one
+** that waited reads what the other kept. */
+static int kept_or_compute(store *s, const store_snapshot *info, analysis_dom *d,
+                           int *computed, char *err, size_t errlen) {
+  sqlite3 *db = store_db(s);
+  inflight me;
+  int rc = STORE_OK, mine;
+  if (cache_read(db, info, d) == 1) return STORE_OK;
+  mine = claim(s, info->id, &me);
+  if (!mine || cache_read(db, info, d) != 1) {
+    rc = compute(s, info, d, err, errlen);
+    if (!rc && computed) *computed = 1;
+  }
+  if (mine) release(&me);
+  return rc;
+}
+
 int analysis_prepare(store *s, int64_t snap, int *computed, char *err,
                      size_t errlen) {
   if (computed) *computed = 0;
   store_snapshot info;
   int rc = store_snapshot_get(s, snap, &info);
   if (rc) return store_error(s, rc, err, errlen);
-  if (cache_read(store_db(s), &info, NULL) != 1) {
-    rc = compute(s, &info, NULL, err, errlen);
-    if (!rc && computed) *computed = 1;
-  }
+  rc = kept_or_compute(s, &info, NULL, computed, err, errlen);
   store_snapshot_release(&info);
   return rc;
 }
@@ -328,8 +393,7 @@ int analysis_get_dom(store *s, int64_t snap, analysis_dom *d, char *err,
   store_snapshot info;
   int rc = store_snapshot_get(s, snap, &info);
   if (rc) return store_error(s, rc, err, errlen);
-  if (cache_read(store_db(s), &info, d) != 1)
-    rc = compute(s, &info, d, err, errlen);
+  rc = kept_or_compute(s, &info, d, NULL, err, errlen);
   store_snapshot_release(&info);
   return rc;
 }
@@ -422,17 +486,25 @@ int analysis_summary_rows(store *s, int64_t snap, uint64_t offset,
   int rc = store_snapshot_get(s, snap, &info);
   if (rc) return store_error(s, rc, err, errlen);
   sqlite3 *db = store_db(s);
-  if (cache_read(db, &info, NULL) == 1) {
-    rc = summary_stored(db, snap, offset, limit, fn, ud, totals, err, errlen);
-    if (rc >= 0) {
-      store_snapshot_release(&info);
-      return rc;
+  inflight me;
+  int mine = 0;
+  for (;;) {
+    if (cache_read(db, &info, NULL) == 1) {
+      rc = summary_stored(db, snap, offset, limit, fn, ud, totals, err, errlen);
+      if (rc >= 0) {
+        if (mine) release(&me);
+        store_snapshot_release(&info);
+        return rc;
+      }
     }
+    /* not kept: wait for whoever computes it now, and look once more */
+    if (mine || !(mine = claim(s, snap, &me))) break;
   }
   graph *g;
   analysis_dom d;
   analysis_summary sum;
   rc = compute_all(s, &info, &g, &d, &sum, err, errlen);
+  if (mine) release(&me);
   store_snapshot_release(&info);
   if (rc) return rc;
   summary_emit(g, &sum, offset, limit, fn, ud, totals);

@@ -4,6 +4,7 @@
 ** mutation diffed by address and by path, the leak filter, summary and
 ** its side tables, paths as text, top retainers and the dominator tree.
 */
+#include <pthread.h>
 #include "test_store_util.h"
 #include "analysis.h"
 #include "json.h"
@@ -375,6 +376,72 @@ static void test_summary_is_computed_once_and_kept(void **state) {
   tdb_close(&db);
 }
 
+/* Several threads (the server's workers) asking for the same snapshot's
+** analysis at once: one computes it, the others wait and read what it kept. */
+typedef struct prep_arg {
+  const char *path;
+  int64_t snap;
+  int computed, rc;
+  char err[512];
+} prep_arg;
+
+static void *prep_thread(void *ud) {
+  prep_arg *a = ud;
+  store *s;
+  a->rc = store_open(&s, a->path, 0, a->err, sizeof a->err);
+  if (a->rc == STORE_OK) {
+    a->rc = analysis_prepare(s, a->snap, &a->computed, a->err, sizeof a->err);
+    store_close(s);
+  }
+  return NULL;
+}
+
+static void test_one_snapshot_is_analysed_once_however_many_ask(void **state) {
+  (void)state;
+  enum { N = 200000, THREADS = 3 };
+  tdb db;
+  tstream t;
+  tresults tr;
+  tdb_open(&db);
+  ts_init(&t);
+  ts_login(&t, "chain.lua", 7);
+  ts_begin(&t, "1", NULL);
+  ts_node(&t, tn("root"));
+  wire_edge root = te_kind("root", tv_ref(1));
+  root.name = "globals";
+  root.name_len = 7;
+  ts_edge(&t, root);
+  for (uint64_t i = 1; i <= N; i++) {
+    if (i % 10000 == 0) ts_batch(&t);
+    ts_node(&t, tn("table"));
+    if (i < N) ts_edge(&t, te_field("next", tv_ref(i + 1)));
+  }
+  ts_end(&t);
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(db.s, &t.b, &tr), 1);
+  assert_int_equal(tr.status[0], STORE_OK);
+  ts_free(&t);
+
+  pthread_t th[THREADS];
+  prep_arg a[THREADS];
+  int computed = 0;
+  for (int i = 0; i < THREADS; i++) {
+    memset(&a[i], 0, sizeof a[i]);
+    a[i].path = db.path;
+    a[i].snap = tr.snap[0];
+    assert_int_equal(pthread_create(&th[i], NULL, prep_thread, &a[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(th[i], NULL);
+    if (a[i].rc != STORE_OK) fprintf(stderr, "thread %d: %s\n", i, a[i].err);
+    assert_int_equal(a[i].rc, STORE_OK);
+    computed += a[i].computed;
+  }
+  assert_int_equal(computed, 1);
+  assert_int_equal(analysis_kept(db.s, tr.snap[0]), 1);
+  tdb_close(&db);
+}
+
 static void test_paths_read_as_store_paths(void **state) {
   (void)state;
   tdb db;
@@ -504,6 +571,7 @@ int main(void) {
     cmocka_unit_test(test_the_diff_pages_through_its_nodes),
     cmocka_unit_test(test_leak_filter_keeps_what_appeared_and_stayed),
     cmocka_unit_test(test_summary_is_computed_once_and_kept),
+    cmocka_unit_test(test_one_snapshot_is_analysed_once_however_many_ask),
     cmocka_unit_test(test_paths_read_as_store_paths),
     cmocka_unit_test(test_top_and_dominated_nodes_by_retained_size),
     cmocka_unit_test(test_long_paths_show_their_ends),
