@@ -244,6 +244,7 @@ void session_summary_json(const session *s, json_writer *w) {
   if (s->feat & SESSION_F_RESTORE) json_stringz(w, "restore");
   if (s->feat & SESSION_F_EVAL) json_stringz(w, "eval");
   if (s->feat & SESSION_F_RUN) json_stringz(w, "run");
+  if (s->feat & SESSION_F_BINARY) json_stringz(w, "binary");
   json_array_end(w);
   json_kv_str(w, "peer", s->peer);
   json_kv_int(w, "connected_at", s->connected_wall_ms);

@@ -30,6 +30,7 @@ id=$(machine_id app.lua)
 m=$(get "/api/machines/$id")
 expect_eq "$(jget vm <<<"$m")" lua "vm from the login"
 expect_eq "$(jget features.0 <<<"$m")" snapshot "the agent announces snapshots"
+expect_eq "$(jget features.2 <<<"$m")" binary "the agent announces binary frames"
 for i in $(seq 100); do [ "$(get "/api/machines/$id/log" | jget total)" -ge 1 ] && break; sleep 0.05; done
 expect_eq "$(get "/api/machines/$id/log" | jget lines.0.text)" started "print arrives as a log line"
 
