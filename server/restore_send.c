@@ -16,8 +16,6 @@
 ** stays bounded whatever the snapshot's size. */
 #define RESTORE_BATCH_BYTES (128u << 10)
 #define RESTORE_LOW_WATER (256u << 10)
-/* Nodes asked of the store per query. */
-#define RESTORE_PAGE 512
 /* Placeholders listed in a request (the machine lists up to 256). */
 #define RESTORE_PLACEHOLDERS_KEPT 256
 
@@ -25,17 +23,19 @@ struct restore_stream {
   store *st;
   int64_t snap;
   char hash[17];
-  uint64_t next;       /* the node to send next (or to continue) */
-  uint64_t edge_off;   /* its edges already sent; > 0: continue it */
-  uint64_t nedges;     /* its edge count, while it is being continued */
+  store_reader *rd;    /* the snapshot, read in order as batches go out */
+  uint64_t cur;        /* the node whose element is (or was last) open */
+  uint64_t left;       /* its edges not yet sent: it continues next batch */
+  int open;            /* its element is open in the batch being written */
+  int finished;        /* every node and edge has been written */
   uint64_t seq;        /* of the next batch */
   wire_buf batch;
-  int stopped_full;    /* the batch filled up inside a callback */
   int binary;          /* the machine takes binary frames */
 };
 
 void restore_release(session_request *r) {
   if (!r->stream) return;
+  store_reader_close(r->stream->rd);
   wire_buf_free(&r->stream->batch);
   free(r->stream);
   r->stream = NULL;
@@ -47,74 +47,39 @@ static store *reader(session_hub *h) {
 
 /* ---- producing batches ------------------------------------------------ */
 
+/* The reader stops after the node or edge that fills the batch; a node
+** whose edges are cut off goes on in the next batch as a continuation. */
 typedef struct producer {
   session_request *r;
   restore_stream *rs;
-  uint64_t written;    /* edges of the current node written so far */
-  int bad;             /* 1: a node out of order; 2: reading edges failed */
-  char err[300];       /* why reading edges failed */
 } producer;
-
-static int on_edge(void *ud, const store_edge *e) {
-  producer *p = ud;
-  wire_edge_write(&p->rs->batch, &e->e);
-  p->written++;
-  p->r->edges++;
-  if (p->rs->batch.len >= RESTORE_BATCH_BYTES) {
-    p->rs->stopped_full = 1;
-    return 1;
-  }
-  return 0;
-}
-
-/* Write edges of node id from p->written on; 1 when all nedges are out. */
-static int write_edges(producer *p, uint64_t id, uint64_t nedges, int *rc) {
-  restore_stream *rs = p->rs;
-  rs->stopped_full = 0;
-  *rc = store_children(rs->st, rs->snap, id, p->written, 0, on_edge, p);
-  if (*rc == STORE_ESTOPPED && rs->stopped_full) *rc = STORE_OK;
-  return p->written >= nedges;
-}
 
 static int on_node(void *ud, const store_node *n) {
   producer *p = ud;
   restore_stream *rs = p->rs;
-  if (rs->batch.len >= RESTORE_BATCH_BYTES) {
-    rs->stopped_full = 1;
-    return 1;
-  }
-  if (n->n.id != rs->next) {
-    p->bad = 1;
-    return 1;
-  }
+  if (rs->open) wire_node_close(&rs->batch);
   wire_node_open(&rs->batch, &n->n);
+  rs->open = 1;
+  rs->cur = n->n.id;
+  rs->left = n->nedges;
   p->r->nodes++;
-  int done = 1, rc = STORE_OK;
-  p->written = 0;
-  if (n->nedges) done = write_edges(p, n->n.id, n->nedges, &rc);
-  wire_node_close(&rs->batch);
-  if (rc != STORE_OK) {
-    p->bad = 2;
-    snprintf(p->err, sizeof p->err, "%s", store_errmsg(rs->st));
-    return 1;
-  }
-  if (!done) {
-    /* The rest of its edges go in the next batch, as a continuation. */
-    rs->edge_off = p->written;
-    rs->nedges = n->nedges;
-    rs->stopped_full = 1;
-    return 1;
-  }
-  rs->next++;
-  return 0;
+  return rs->batch.len >= RESTORE_BATCH_BYTES;
+}
+
+static int on_edge(void *ud, const store_edge *e) {
+  producer *p = ud;
+  restore_stream *rs = p->rs;
+  wire_edge_write(&rs->batch, &e->e);
+  rs->left--;
+  p->r->edges++;
+  return rs->batch.len >= RESTORE_BATCH_BYTES;
 }
 
 /* Fill rs->batch with the next <graph>. 0, or -1 with err set. */
 static int produce(session_request *r, char *err, size_t errlen) {
   restore_stream *rs = r->stream;
-  producer p = { r, rs, 0, 0, "" };
+  producer p = { r, rs };
   wire_buf *b = &rs->batch;
-  int rc = STORE_OK;
   wire_buf_reset(b);
   if (rs->binary) wire_frame_begin(b, 0);
   else wire_buf_puts(b, "\r\n");
@@ -122,39 +87,19 @@ static int produce(session_request *r, char *err, size_t errlen) {
   wire_attr_str(b, "id", r->wire_id);
   wire_attr_u64(b, "seq", rs->seq++);
   wire_open_end(b);
-  if (rs->edge_off > 0) {
-    wire_node_continue(b, rs->next);
-    p.written = rs->edge_off;
-    int done = write_edges(&p, rs->next, rs->nedges, &rc);
-    wire_node_close(b);
-    if (rc != STORE_OK) goto store_error;
-    if (done) {
-      rs->edge_off = 0;
-      rs->next++;
-    } else {
-      rs->edge_off = p.written;
-    }
+  if (rs->left > 0) {
+    wire_node_continue(b, rs->cur);
+    rs->open = 1;
   }
-  while (rs->edge_off == 0 && rs->next < r->total_nodes &&
-         b->len < RESTORE_BATCH_BYTES) {
-    uint64_t before = rs->next;
-    rs->stopped_full = 0;
-    rc = store_find_nodes(rs->st, rs->snap, NULL,
-                          rs->next ? (int64_t)rs->next - 1 : -1, RESTORE_PAGE,
-                          on_node, &p);
-    if (p.bad == 1) {
-      snprintf(err, errlen, "snapshot %" PRId64 ": node %" PRIu64 " is missing "
-               "from the database; it is damaged", rs->snap, rs->next);
-      return -1;
-    }
-    if (p.bad == 2 || (rc != STORE_OK && !(rc == STORE_ESTOPPED && rs->stopped_full)))
-      goto store_error;
-    if (rs->next == before && !rs->stopped_full && rs->edge_off == 0) {
-      snprintf(err, errlen, "snapshot %" PRId64 " ends at node %" PRIu64 " but "
-               "its count says %" PRIu64 "; the database is damaged", rs->snap,
-               rs->next, r->total_nodes);
-      return -1;
-    }
+  int rc = store_reader_next(rs->rd, on_node, on_edge, &p);
+  if (rs->open) wire_node_close(b);
+  rs->open = 0;
+  if (rc == STORE_OK) {
+    rs->finished = 1;
+  } else if (rc != STORE_ESTOPPED) {
+    snprintf(err, errlen, "reading snapshot %" PRId64 " failed: %s", rs->snap,
+             store_errmsg(rs->st));
+    return -1;
   }
   wire_close(b, "graph");
   if (rs->binary) wire_frame_end(b);
@@ -164,10 +109,6 @@ static int produce(session_request *r, char *err, size_t errlen) {
     return -1;
   }
   return 0;
-store_error:
-  snprintf(err, errlen, "reading snapshot %" PRId64 " failed: %s", rs->snap,
-           p.err[0] ? p.err : store_errmsg(rs->st));
-  return -1;
 }
 
 static void send_end(session *s, session_request *r) {
@@ -187,7 +128,7 @@ void restore_pump(session *s) {
   session_request *r = s->restoring;
   while (r && r->stream && s->out.len - s->out_off < RESTORE_LOW_WATER) {
     restore_stream *rs = r->stream;
-    if (rs->next >= r->total_nodes && rs->edge_off == 0) {
+    if (rs->finished) {
       send_end(s, r);
       restore_release(r);
       r->state = REQUEST_RESTORING;
@@ -292,6 +233,12 @@ int session_restore(session_hub *h, uint64_t id, const session_restore_args *a,
   wire_buf_init(&rs->batch);
   rs->binary = (s->feat & SESSION_F_BINARY) != 0;
   r->stream = rs;
+  if ((rc = store_reader_open(st, a->snapshot, 0, &rs->rd)) != STORE_OK) {
+    snprintf(err, errlen, "reading snapshot %" PRId64 ": %s", a->snapshot, store_errmsg(st));
+    request_fail(r, err);
+    store_snapshot_release(&info);
+    return 500;
+  }
 
   /* The snapshot's reason, error and traceback go along, so a restored
   ** crash knows what it died of (amber.crash in the fresh VM). */

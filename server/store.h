@@ -297,6 +297,20 @@ int store_frames(store *s, int64_t snap, store_frame_fn fn, void *ud);
 int store_scan(store *s, int64_t snap, unsigned flags, store_node_fn on_node,
                store_edge_fn on_edge, void *ud);
 
+/* The same read a piece at a time, its statements kept open in between (a
+** restore streams a snapshot as the machine's socket drains). A callback
+** returning nonzero stops the read after that node or edge, which counts
+** as read: store_reader_next returns STORE_ESTOPPED, and the next call goes
+** on right after it (a node's remaining edges first). STORE_OK once all is
+** read and checked; any other status is an error (then only close). Flags
+** as store_scan, and STORE_SCAN_NO_EDGES to read nodes only. */
+#define STORE_SCAN_NO_EDGES 2u
+typedef struct store_reader store_reader;
+int store_reader_open(store *s, int64_t snap, unsigned flags, store_reader **out);
+int store_reader_next(store_reader *r, store_node_fn on_node, store_edge_fn on_edge,
+                      void *ud);
+void store_reader_close(store_reader *r);
+
 /* Recompute the content hash from the stored rows, exactly as the ingest
 ** computed it, into hex[17] (may be NULL); STORE_OK if it matches the
 ** stored hash, STORE_EHASH if not (restore refuses such a snapshot). */

@@ -556,6 +556,90 @@ static void test_damaged_rows_give_clear_errors(void **state) {
   ts_free(&t);
 }
 
+/* ---- reading a snapshot in pieces ----------------------------------- */
+
+typedef struct readlog {
+  wire_buf b;
+  unsigned every;    /* stop after every this many items (0: never) */
+  unsigned count;
+} readlog;
+
+static int log_stop(readlog *l) {
+  return l->every && ++l->count % l->every == 0;
+}
+
+static int log_node(void *ud, const store_node *n) {
+  readlog *l = ud;
+  char line[64];
+  snprintf(line, sizeof line, "n%llu:%s/%llu ", (unsigned long long)n->n.id, n->n.kind,
+           (unsigned long long)n->nedges);
+  wire_buf_puts(&l->b, line);
+  return log_stop(l);
+}
+
+static int log_edge(void *ud, const store_edge *e) {
+  readlog *l = ud;
+  char line[96];
+  snprintf(line, sizeof line, "e%llu.%llu:%s:%lld ", (unsigned long long)e->from,
+           (unsigned long long)e->seq, e->e.kind, (long long)e->e.index);
+  wire_buf_puts(&l->b, line);
+  return log_stop(l);
+}
+
+/* What a reader stopped after every `every` items delivers, all calls together. */
+static char *read_in_pieces(unsigned every, unsigned flags, unsigned *calls) {
+  readlog l;
+  store_reader *r;
+  int rc;
+  memset(&l, 0, sizeof l);
+  wire_buf_init(&l.b);
+  l.every = every;
+  *calls = 0;
+  assert_int_equal(store_reader_open(d.s, snap, flags, &r), STORE_OK);
+  do {
+    rc = store_reader_next(r, log_node, (flags & STORE_SCAN_NO_EDGES) ? NULL : log_edge, &l);
+    (*calls)++;
+  } while (rc == STORE_ESTOPPED);
+  assert_int_equal(rc, STORE_OK);
+  /* once read, it stays read */
+  size_t len = l.b.len;
+  assert_int_equal(store_reader_next(r, log_node, log_edge, &l), STORE_OK);
+  assert_int_equal(l.b.len, len);
+  store_reader_close(r);
+  wire_buf_put(&l.b, "", 1);
+  return l.b.data;
+}
+
+static void test_a_reader_goes_on_where_it_stopped(void **state) {
+  (void)state;
+  readlog whole;
+  memset(&whole, 0, sizeof whole);
+  wire_buf_init(&whole.b);
+  assert_int_equal(store_scan(d.s, snap, 0, log_node, log_edge, &whole), STORE_OK);
+  wire_buf_put(&whole.b, "", 1);
+  /* node 14's 100 edges: 64 inline, then a chunk row */
+  assert_non_null(strstr(whole.b.data, "n14:table/100 e14.0:index:1 "));
+  assert_non_null(strstr(whole.b.data, "e14.63:index:64 e14.64:index:65 "));
+  assert_non_null(strstr(whole.b.data, "e14.99:index:100 "));
+  static const unsigned everies[] = {1, 2, 7, 64, 65, 1000};
+  for (size_t i = 0; i < sizeof everies / sizeof *everies; i++) {
+    unsigned calls;
+    char *got = read_in_pieces(everies[i], 0, &calls);
+    if (strcmp(got, whole.b.data) != 0)
+      fail_msg("stopping every %u items:\n%s\nwanted\n%s", everies[i], got, whole.b.data);
+    if (everies[i] == 1) assert_true(calls > 150); /* 15 nodes and their edges */
+    free(got);
+  }
+  /* nodes only */
+  unsigned calls;
+  char *nodes = read_in_pieces(3, STORE_SCAN_NO_EDGES, &calls);
+  assert_null(strstr(nodes, " e"));
+  assert_non_null(strstr(nodes, "n0:root/3 n1:table/6 "));
+  assert_non_null(strstr(nodes, "n14:table/100 "));
+  free(nodes);
+  wire_buf_free(&whole.b);
+}
+
 static void test_verify_detects_a_tampered_row(void **state) {
   (void)state;
   char hex[17];
@@ -595,6 +679,7 @@ int main(void) {
     cmocka_unit_test(test_machines_and_snapshot_pages_newest_first),
     cmocka_unit_test(test_search_by_address_and_type_stays_in_its_snapshot),
     cmocka_unit_test(test_damaged_rows_give_clear_errors),
+    cmocka_unit_test(test_a_reader_goes_on_where_it_stopped),
     cmocka_unit_test(test_verify_detects_a_tampered_row),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
