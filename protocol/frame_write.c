@@ -88,7 +88,13 @@ void wire_frame_name(wire_buf *b, const char *name, size_t n) {
 }
 
 void wire_frame_attr(wire_buf *b, const char *name, size_t n, const void *v, size_t vlen) {
+  int code = wire_frame_code(name, n);
   if (WIRE_RESERVE(b, n + vlen + 8)) return;
+  if (code >= 0) {
+    char *o = wire_frame_put_attr(b->data + b->len, (unsigned)code, v, vlen);
+    b->len = (size_t)(o - b->data);
+    return;
+  }
   b->data[b->len++] = WIRE_T_ATTR;
   wire_frame_name(b, name, n);
   wire_frame_len(b, vlen);

@@ -12,10 +12,6 @@
 static void attr_raw(wire_buf *b, const char *name, size_t nlen,
                      const char *v, size_t vlen) {
   char *o;
-  if (b->bin) {
-    wire_frame_attr(b, name, nlen, v, vlen);
-    return;
-  }
   if (WIRE_RESERVE(b, nlen + vlen + 4)) return;
   o = b->data + b->len;
   o[0] = ' ';
@@ -56,15 +52,6 @@ static void attr_value(wire_buf *b, const char *name, size_t nlen,
 
 /* ---- binary frames: tokens written straight into reserved room ------- */
 
-/* An attribute token with a raw value (room for n + 7 bytes). */
-static inline char *put_attr(char *o, unsigned code, const void *v, size_t n) {
-  o[0] = WIRE_T_ATTR;
-  o[1] = (char)(0x80 | code);
-  o = wire_frame_put_len(o + 2, n);
-  memcpy(o, v, n);
-  return o + n;
-}
-
 /* An attribute whose value is at most 127 bytes, formatted in place by fmt
 ** (room for 3 + the longest value). */
 #define PUT_SHORT(o, code, fmt) \
@@ -92,12 +79,12 @@ static void node_open_bin(wire_buf *b, const wire_node *nd) {
   *o++ = WIRE_T_OPEN;
   *o++ = (char)(0x80 | WIRE_C_N);
   PUT_SHORT(o, WIRE_C_I, wire_num_u64(o + 3, nd->id));
-  o = put_attr(o, WIRE_C_K, kind, klen);
-  if (nd->type != NULL) o = put_attr(o, WIRE_C_T, nd->type, nd->type_len);
-  if (nd->name != NULL) o = put_attr(o, WIRE_C_NM, nd->name, nd->name_len);
+  o = wire_frame_put_attr(o, WIRE_C_K, kind, klen);
+  if (nd->type != NULL) o = wire_frame_put_attr(o, WIRE_C_T, nd->type, nd->type_len);
+  if (nd->name != NULL) o = wire_frame_put_attr(o, WIRE_C_NM, nd->name, nd->name_len);
   if (nd->has_size) PUT_SHORT(o, WIRE_C_S, wire_num_u64(o + 3, nd->size));
   if (nd->has_addr) PUT_SHORT(o, WIRE_C_A, wire_num_hex(o + 3, nd->addr));
-  if (nd->has_value) o = put_attr(o, WIRE_C_V, nd->value, nd->value_len);
+  if (nd->has_value) o = wire_frame_put_attr(o, WIRE_C_V, nd->value, nd->value_len);
   if (nd->has_payload) {
     /* base64 text, as in XML: the tree is the same either way */
     b->len = (size_t)(o - b->data);
@@ -105,9 +92,9 @@ static void node_open_bin(wire_buf *b, const wire_node *nd) {
     if (WIRE_RESERVE(b, room)) return;
     o = b->data + b->len;
   }
-  if (nd->mode != NULL) o = put_attr(o, WIRE_C_M, nd->mode, mlen);
-  if (nd->status != NULL) o = put_attr(o, WIRE_C_ST, nd->status, slen);
-  if (nd->source != NULL) o = put_attr(o, WIRE_C_SRC, nd->source, nd->source_len);
+  if (nd->mode != NULL) o = wire_frame_put_attr(o, WIRE_C_M, nd->mode, mlen);
+  if (nd->status != NULL) o = wire_frame_put_attr(o, WIRE_C_ST, nd->status, slen);
+  if (nd->source != NULL) o = wire_frame_put_attr(o, WIRE_C_SRC, nd->source, nd->source_len);
   if (nd->has_line) PUT_SHORT(o, WIRE_C_L, wire_num_i64(o + 3, nd->line));
   b->len = (size_t)(o - b->data);
 }
@@ -121,18 +108,10 @@ static void edge_write_bin(wire_buf *b, const wire_edge *e) {
   o = b->data + b->len;
   *o++ = WIRE_T_OPEN;
   *o++ = (char)(0x80 | WIRE_C_E);
-  o = put_attr(o, WIRE_C_K, kind, klen);
-  if (e->name != NULL) o = put_attr(o, WIRE_C_N, e->name, e->name_len);
+  o = wire_frame_put_attr(o, WIRE_C_K, kind, klen);
+  if (e->name != NULL) o = wire_frame_put_attr(o, WIRE_C_N, e->name, e->name_len);
   if (e->has_index) PUT_SHORT(o, WIRE_C_I, wire_num_i64(o + 3, e->index));
-  if (e->key.type != WIRE_V_NONE) {
-    *o++ = WIRE_T_ATTR;
-    *o++ = (char)(0x80 | WIRE_C_KEY);
-    {
-      size_t n = wire_value_text(o + 1, &e->key);
-      o[0] = (char)n;
-      o += 1 + n;
-    }
-  }
+  if (e->key.type != WIRE_V_NONE) PUT_SHORT(o, WIRE_C_KEY, wire_value_text(o + 3, &e->key));
   if (e->value.type != WIRE_V_NONE) PUT_SHORT(o, WIRE_C_V, wire_value_text(o + 3, &e->value));
   *o++ = WIRE_T_END;
   b->len = (size_t)(o - b->data);
@@ -167,9 +146,14 @@ void wire_node_open(wire_buf *b, const wire_node *node) {
 
 void wire_node_continue(wire_buf *b, uint64_t id) {
   if (b->bin) {
-    wire_open(b, "n");
-    attr_u64(b, "i", 1, id);
-    attr_raw(b, "c", 1, "1", 1);
+    char *o;
+    if (WIRE_RESERVE(b, WIRE_NUM_MAX + 10)) return;
+    o = b->data + b->len;
+    *o++ = WIRE_T_OPEN;
+    *o++ = (char)(0x80 | WIRE_C_N);
+    PUT_SHORT(o, WIRE_C_I, wire_num_u64(o + 3, id));
+    o = wire_frame_put_attr(o, WIRE_C_C, "1", 1);
+    b->len = (size_t)(o - b->data);
     return;
   }
   if (WIRE_RESERVE(b, 2)) return;

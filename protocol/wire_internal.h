@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wire.h"
 
@@ -96,6 +97,15 @@ static inline char *wire_frame_put_len(char *o, size_t n) {
   }
   *o++ = (char)n;
   return o;
+}
+/* Write an attribute token (dictionary name code, raw value v[0..n)) at o,
+** which has room for n + 7 bytes; return the byte after it. */
+static inline char *wire_frame_put_attr(char *o, unsigned code, const void *v, size_t n) {
+  o[0] = WIRE_T_ATTR;
+  o[1] = (char)(0x80 | code);
+  o = wire_frame_put_len(o + 2, n);
+  if (n > 0) memcpy(o, v, n);
+  return o + n;
 }
 /* Append a LEB128 length. */
 void wire_frame_len(wire_buf *b, size_t n);
