@@ -9,86 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wire_internal.h"
-
-/* A decoding error: its status, the body offset of the bad byte, why. */
-typedef struct frame_error {
-  enum wire_status code;
-  size_t at;
-  const char *why;
-} frame_error;
-
-static int fail(frame_error *fe, enum wire_status code, size_t at, const char *why) {
-  fe->code = code;
-  fe->at = at;
-  fe->why = why;
-  return -1;
-}
-
-/* LEB128 of at most 5 bytes (32 bits) at s[*i..n). */
-static int read_len(const unsigned char *s, size_t n, size_t *i, size_t *out) {
-  uint64_t v = 0;
-  unsigned k;
-  for (k = 0; k < 5; k++) {
-    unsigned c;
-    if (*i >= n) return -1;
-    c = s[(*i)++];
-    v |= (uint64_t)(c & 0x7F) << (7 * k);
-    if ((c & 0x80) == 0) {
-      if (v > UINT32_MAX) return -1;
-      *out = (size_t)v;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-static int name_start(unsigned c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-}
-
-static int name_char(unsigned c) {
-  return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
-/* A name token: a dictionary name (static, NUL-terminated; *code gets its
-** code) or a literal (*code = -1), which must be an ASCII XML name, so that
-** the tree renders as XML, and not a dictionary name, so that each name has
-** one spelling. */
-static inline int read_name(const unsigned char *s, size_t n, size_t *i, const char **name,
-                            size_t *len, int *code, frame_error *fe) {
-  size_t at = *i, k;
-  unsigned c;
-  if (at >= n) return fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
-  c = s[at];
-  if (c & 0x80) {
-    if ((c & 0x7F) >= wire_frame_nnames)
-      return fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
-    *code = (int)(c & 0x7F);
-    *name = wire_frame_names[*code];
-    *len = wire_frame_name_len[*code];
-    *i = at + 1;
-    return 0;
-  }
-  if (c == 0) return fail(fe, WIRE_ESYNTAX, at, "empty name");
-  if (n - at - 1 < c) return fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
-  if (!name_start(s[at + 1])) return fail(fe, WIRE_ESYNTAX, at + 1, "name does not start with a letter, '_' or ':'");
-  for (k = 2; k <= c; k++)
-    if (!name_char(s[at + k])) return fail(fe, WIRE_ESYNTAX, at + k, "character not allowed in a name");
-  if (wire_frame_code((const char *)s + at + 1, c) >= 0)
-    return fail(fe, WIRE_ESYNTAX, at, "literal name that the dictionary has: write its code");
-  *code = -1;
-  *name = (const char *)s + at + 1;
-  *len = c;
-  *i = at + 1 + c;
-  return 0;
-}
-
-typedef struct raw_attr {
-  const char *name, *value;
-  size_t nlen, vlen;
-  int literal;  /* the name is in the frame, not the dictionary */
-} raw_attr;
+#include "frame_token.h"
 
 static char *copy(char **o, const char *s, size_t n) {
   char *d = *o;
@@ -98,15 +19,14 @@ static char *copy(char **o, const char *s, size_t n) {
   return d;
 }
 
-/* An element whose name and attributes have been read: one arena block
-** for the element, its attribute array and every string. */
-static wire_elem *make_elem(wire_parser *p, const char *name, size_t nlen, int literal,
-                            const raw_attr *ra, size_t na) {
+/* One arena block for the element, its attribute array and every string. */
+wire_elem *wire_frame_elem(wire_parser *p, const char *name, size_t nlen, int literal,
+                           const frame_attr *fa, size_t na) {
   size_t need = sizeof(wire_elem) + na * sizeof(wire_attr_t), i;
   wire_elem *el;
   char *o;
   if (literal) need += nlen + 1;
-  for (i = 0; i < na; i++) need += ra[i].vlen + 1 + (ra[i].literal ? ra[i].nlen + 1 : 0);
+  for (i = 0; i < na; i++) need += fa[i].vlen + 1 + (fa[i].code < 0 ? fa[i].nlen + 1 : 0);
   el = wire_arena_alloc(&p->arena, need);
   if (el == NULL) return NULL;
   el->attrs = na ? (wire_attr_t *)(el + 1) : NULL;
@@ -114,9 +34,9 @@ static wire_elem *make_elem(wire_parser *p, const char *name, size_t nlen, int l
   o = (char *)(el + 1) + na * sizeof(wire_attr_t);
   el->name = literal ? copy(&o, name, nlen) : name;
   for (i = 0; i < na; i++) {
-    el->attrs[i].name = ra[i].literal ? copy(&o, ra[i].name, ra[i].nlen) : ra[i].name;
-    el->attrs[i].value = copy(&o, ra[i].value, ra[i].vlen);
-    el->attrs[i].len = ra[i].vlen;
+    el->attrs[i].name = fa[i].code < 0 ? copy(&o, fa[i].name, fa[i].nlen) : fa[i].name;
+    el->attrs[i].value = copy(&o, fa[i].value, fa[i].vlen);
+    el->attrs[i].len = fa[i].vlen;
   }
   el->text = "";
   el->text_len = 0;
@@ -124,14 +44,13 @@ static wire_elem *make_elem(wire_parser *p, const char *name, size_t nlen, int l
   return el;
 }
 
-/* Decode body s[0..n) into a tree in p's arena: m->items and m->wrapped. */
-static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
-                  frame_error *fe) {
-  raw_attr ra[WIRE_FRAME_MAX_ATTRS];
+int wire_frame_decode(wire_parser *p, const unsigned char *s, size_t n, size_t from,
+                      wire_msg *m, frame_error *fe) {
+  frame_attr fa[WIRE_FRAME_MAX_ATTRS];
   wire_elem *first = NULL, *lastitem = NULL;
   unsigned depth = 0, base;
-  size_t i = 1, nitems = 0;
-  if (n == 0 || s[0] > 1) return fail(fe, WIRE_ESYNTAX, 0, "frame form is neither 0 (bare) nor 1 (wrapped)");
+  size_t i = from, nitems = 0;
+  if (n == 0 || s[0] > 1) return frame_fail(fe, WIRE_ESYNTAX, 0, "frame form is neither 0 (bare) nor 1 (wrapped)");
   m->wrapped = s[0];
   base = m->wrapped ? 1u : 0u; /* <xsbug> counts as one level */
   while (i < n) {
@@ -139,51 +58,24 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
     unsigned t = s[i++];
     if (t == WIRE_T_OPEN) {
       const char *name;
-      size_t nlen, na = 0, k;
-      int code, ecode;
-      uint32_t seen = 0; /* dictionary names among the attributes */
+      size_t nlen, na = 0;
+      int ecode;
       wire_elem *el;
-      if (!m->wrapped && depth == 0 && nitems > 0)
-        return fail(fe, WIRE_ESYNTAX, at, "a bare frame holds one element");
+      if (!m->wrapped && depth == 0 && (nitems > 0 || from > 1))
+        return frame_fail(fe, WIRE_ESYNTAX, at, "a bare frame holds one element");
       if (base + depth + 1 > p->lim.max_depth)
-        return fail(fe, WIRE_EDEPTH, at, "elements nested deeper than limits.max_depth");
-      if (read_name(s, n, &i, &name, &nlen, &ecode, fe) != 0) return -1;
+        return frame_fail(fe, WIRE_EDEPTH, at, "elements nested deeper than limits.max_depth");
+      if (frame_read_name(s, n, &i, &name, &nlen, &ecode, fe) != 0) return -1;
       if (!m->wrapped && depth == 0 && nlen == 5 && memcmp(name, "xsbug", 5) == 0)
-        return fail(fe, WIRE_ESYNTAX, at, "a bare frame cannot hold <xsbug>: use the wrapped form");
-      while (i < n && s[i] == WIRE_T_ATTR) {
-        size_t aat = i++, vlen;
-        raw_attr *a;
-        if (na == WIRE_FRAME_MAX_ATTRS)
-          return fail(fe, WIRE_ESYNTAX, aat, "more than 64 attributes on one element");
-        a = &ra[na];
-        if (read_name(s, n, &i, &a->name, &a->nlen, &code, fe) != 0) return -1;
-        a->literal = code < 0;
-        if (read_len(s, n, &i, &vlen) != 0)
-          return fail(fe, WIRE_ESYNTAX, i, "bad or truncated value length");
-        if (vlen > p->lim.max_attr)
-          return fail(fe, WIRE_EATTR, i, "attribute value longer than limits.max_attr");
-        if (vlen > n - i) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside an attribute value");
-        a->value = (const char *)s + i;
-        a->vlen = vlen;
-        i += vlen;
-        /* a name has one spelling, so codes and literals never clash */
-        if (code >= 0) {
-          if (seen & (UINT32_C(1) << code)) return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
-          seen |= UINT32_C(1) << code;
-        } else {
-          for (k = 0; k < na; k++)
-            if (ra[k].literal && ra[k].nlen == a->nlen && memcmp(ra[k].name, a->name, a->nlen) == 0)
-              return fail(fe, WIRE_ESYNTAX, aat, "duplicate attribute");
-        }
-        na++;
-      }
+        return frame_fail(fe, WIRE_ESYNTAX, at, "a bare frame cannot hold <xsbug>: use the wrapped form");
+      if (frame_read_attrs(&p->lim, s, n, &i, fa, &na, fe) != 0) return -1;
       if (depth == p->cap && wire_tree_grow(p) != 0)
-        return fail(fe, WIRE_ENOMEM, at, "out of memory for the element stack");
-      el = make_elem(p, name, nlen, ecode < 0, ra, na);
-      if (el == NULL) return fail(fe, WIRE_ENOMEM, at, "out of memory building the message tree");
+        return frame_fail(fe, WIRE_ENOMEM, at, "out of memory for the element stack");
+      el = wire_frame_elem(p, name, nlen, ecode < 0, fa, na);
+      if (el == NULL) return frame_fail(fe, WIRE_ENOMEM, at, "out of memory building the message tree");
       if (p->arena.used > p->arena_budget)
-        return fail(fe, WIRE_ETOOBIG, at, "message tree needs more memory than 8 x "
-                    "limits.max_message (too many tiny elements)");
+        return frame_fail(fe, WIRE_ETOOBIG, at, "message tree needs more memory than 8 x "
+                          "limits.max_message (too many tiny elements)");
       if (depth > 0) {
         el->parent = p->stack[depth - 1];
         if (p->last[depth - 1] != NULL) p->last[depth - 1]->next = el;
@@ -202,12 +94,12 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
     } else if (t == WIRE_T_END) {
       wire_elem *el;
       wire_buf *tx;
-      if (depth == 0) return fail(fe, WIRE_ESYNTAX, at, "end of an element that is not open");
+      if (depth == 0) return frame_fail(fe, WIRE_ESYNTAX, at, "end of an element that is not open");
       el = p->stack[--depth];
       tx = &p->text[depth];
       if (tx->len > 0) {
         char *d = wire_arena_alloc(&p->arena, tx->len + 1);
-        if (d == NULL) return fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
+        if (d == NULL) return frame_fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
         memcpy(d, tx->data, tx->len);
         d[tx->len] = '\0';
         el->text = d;
@@ -216,28 +108,27 @@ static int decode(wire_parser *p, const unsigned char *s, size_t n, wire_msg *m,
     } else if (t == WIRE_T_TEXT) {
       size_t len;
       wire_buf *tx;
-      if (depth == 0) return fail(fe, WIRE_ESYNTAX, at, "text outside an element");
-      if (read_len(s, n, &i, &len) != 0) return fail(fe, WIRE_ESYNTAX, i, "bad or truncated text length");
-      if (len > p->lim.max_attr) return fail(fe, WIRE_EATTR, i, "text longer than limits.max_attr");
-      if (len > n - i) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside text");
+      if (depth == 0) return frame_fail(fe, WIRE_ESYNTAX, at, "text outside an element");
+      if (frame_read_text(&p->lim, s, n, &i, &len, fe) != 0) return -1;
       tx = &p->text[depth - 1];
       wire_buf_put(tx, s + i, len);
-      if (tx->oom) return fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
+      if (tx->oom) return frame_fail(fe, WIRE_ENOMEM, at, "out of memory for element text");
       i += len;
     } else if (t == WIRE_T_ATTR) {
-      return fail(fe, WIRE_ESYNTAX, at, "attribute after an element's content");
+      return frame_fail(fe, WIRE_ESYNTAX, at, "attribute after an element's content");
     } else {
-      return fail(fe, WIRE_ESYNTAX, at, "unknown token");
+      return frame_fail(fe, WIRE_ESYNTAX, at, "unknown token");
     }
   }
-  if (depth > 0) return fail(fe, WIRE_ESYNTAX, n, "frame ends inside an element");
-  if (!m->wrapped && nitems == 0) return fail(fe, WIRE_ESYNTAX, n, "a bare frame holds one element");
+  if (depth > 0) return frame_fail(fe, WIRE_ESYNTAX, n, "frame ends inside an element");
+  if (!m->wrapped && nitems == 0 && from <= 1)
+    return frame_fail(fe, WIRE_ESYNTAX, n, "a bare frame holds one element");
   m->items = first;
   return 0;
 }
 
 /* Record an error of the frame that starts at p->frame_pos, message seq. */
-static void frame_fail(wire_parser *p, enum wire_status code, uint64_t off, uint64_t seq,
+static void record_error(wire_parser *p, enum wire_status code, uint64_t off, uint64_t seq,
                        const char *prefix, const char *why) {
   wire_error *e = &p->err;
   e->code = code;
@@ -256,31 +147,43 @@ static void release_body(wire_parser *p) {
   else wire_buf_reset(&p->frame);
 }
 
+/* A body whose first item is <graph>, for a parser with a graph consumer. */
+static int starts_graph(const unsigned char *s, size_t n) {
+  return n >= 3 && s[0] <= 1 && s[1] == WIRE_T_OPEN && s[2] == (0x80 | WIRE_C_GRAPH);
+}
+
 /* The body is whole: decode it, deliver it. 0, or -1 with p->err set. */
 static int finish(wire_parser *p, const unsigned char *body, uint64_t *from) {
   uint64_t start = p->frame_pos, end = start + WIRE_FRAME_HEAD + p->frame_len;
+  size_t n = p->frame_len, next = 1;
   frame_error fe;
   wire_msg m;
-  int bad, stop = 0;
+  int bad = 0, stop = 0;
   memset(&m, 0, sizeof m);
   p->in_frame = 0;
-  bad = decode(p, body, p->frame_len, &m, &fe) != 0;
-  if (!bad) {
-    m.binary = 1;
-    m.seq = p->seq++;
-    m.offset = start;
-    m.length = end - start;
-    if (p->cb != NULL) stop = p->cb(p->ud, &m);
+  m.binary = 1;
+  m.seq = p->seq;
+  m.offset = start;
+  m.length = end - start;
+  m.wrapped = n > 0 && body[0] == 1;
+  /* a graph batch goes to the graph consumer record by record; whatever
+  ** items follow it in the frame are delivered as a message */
+  if (p->graph != NULL && starts_graph(body, n))
+    bad = wire_frame_graph(p, body, n, &m, &next, &stop, &fe) != 0;
+  if (!bad && !stop && (next == 1 || next < n)) {
+    bad = wire_frame_decode(p, body, n, next, &m, &fe) != 0;
+    if (!bad && p->cb != NULL) stop = p->cb(p->ud, &m);
   }
+  if (!bad) p->seq++;
   wire_tree_reset(p);
   release_body(p);
   *from = end; /* the length was sound: whatever happened, go on after the frame */
   if (bad) {
-    frame_fail(p, fe.code, start + WIRE_FRAME_HEAD + fe.at, p->seq, "binary frame: ", fe.why);
+    record_error(p, fe.code, start + WIRE_FRAME_HEAD + fe.at, p->seq, "binary frame: ", fe.why);
     return -1;
   }
   if (stop) {
-    frame_fail(p, WIRE_ESTOPPED, end, m.seq, "", "stopped by the message callback");
+    record_error(p, WIRE_ESTOPPED, end, m.seq, "", "stopped by the message callback");
     return -1;
   }
   return 0;
@@ -307,7 +210,7 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
       else snprintf(why, sizeof why, "frame of %llu bytes is longer than limits.max_message",
                     (unsigned long long)len);
       p->in_frame = 0;
-      frame_fail(p, len == 0 ? WIRE_ESYNTAX : WIRE_ETOOBIG, p->frame_pos + 1, p->seq,
+      record_error(p, len == 0 ? WIRE_ESYNTAX : WIRE_ETOOBIG, p->frame_pos + 1, p->seq,
                  "binary frame: ", why);
       *from = p->frame_pos + 1;
       rc = -1;
@@ -329,7 +232,7 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
     if (p->frame.oom) {
       p->in_frame = 0;
       wire_buf_free(&p->frame);
-      frame_fail(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for a binary frame");
+      record_error(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for a binary frame");
       *from = pos + used;
       rc = -1;
     } else if (p->frame.len == p->frame_len) {
@@ -339,7 +242,7 @@ size_t wire_frame_take(wire_parser *p, const unsigned char *d, size_t n, uint64_
 out:
   if (wire_filter_skip(&p->f, used) != 0 && rc == 0) {
     p->in_frame = 0;
-    frame_fail(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for the filter's offset map");
+    record_error(p, WIRE_ENOMEM, pos + used, p->seq, "", "out of memory for the filter's offset map");
     *from = pos + used;
   }
   return used;

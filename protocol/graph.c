@@ -293,8 +293,17 @@ int wire_node_read(const wire_elem *e, wire_node *node, int *cont,
 }
 
 int wire_edge_read(const wire_elem *e, wire_edge *edge, const char **why) {
+  const char *vtext;
+  size_t vlen;
+  return wire_edge_read_text(e, edge, &vtext, &vlen, why);
+}
+
+int wire_edge_read_text(const wire_elem *e, wire_edge *edge, const char **vtext,
+                        size_t *vlen, const char **why) {
   size_t i;
   memset(edge, 0, sizeof *edge);
+  *vtext = NULL;
+  *vlen = 0;
   if (!NAME1(e->name, 'e')) { *why = "not an edge element <e>"; return -1; }
   for (i = 0; i < e->nattrs; i++) {
     const wire_attr_t *a = &e->attrs[i];
@@ -310,6 +319,8 @@ int wire_edge_read(const wire_elem *e, wire_edge *edge, const char **why) {
       edge->has_index = 1;
     } else if (NAME1(n, 'v')) {
       if (wire_value_parse(v, len, &edge->value) != 0) { *why = "edge target v is not a valid value"; return -1; }
+      *vtext = v;
+      *vlen = len;
     } else if (n[0] == 'k' && n[1] == 'e' && n[2] == 'y' && n[3] == '\0') {
       if (wire_value_parse(v, len, &edge->key) != 0) { *why = "edge key is not a valid value"; return -1; }
     }

@@ -107,6 +107,8 @@ wire_parser *wire_parser_new(const wire_limits *lim, wire_on_message cb, void *u
   wire_buf_init(&p->saved);
   wire_buf_init(&p->pend);
   wire_buf_init(&p->pend_orig);
+  wire_buf_init(&p->gview);
+  wire_buf_init(&p->gpay);
   p->pend_limit = PIECE;
   {
     ENTER(p);
@@ -135,6 +137,8 @@ void wire_parser_free(wire_parser *p) {
   wire_buf_free(&p->pend);
   wire_buf_free(&p->pend_orig);
   wire_buf_free(&p->frame);
+  wire_buf_free(&p->gview);
+  wire_buf_free(&p->gpay);
   free(p);
 }
 

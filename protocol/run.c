@@ -169,7 +169,7 @@ int wire_edges_next(wire_edges *it, wire_edge *edge) {
     it->vtext = NULL;
     it->vlen = 0;
     if (c->name[0] == 'e' && c->name[1] == '\0') {
-      return wire_edge_read(c, edge, &it->why) == 0 ? 1 : -1;
+      return wire_edge_read_text(c, edge, &it->vtext, &it->vlen, &it->why) == 0 ? 1 : -1;
     } else if (c->name[0] == 'r' && c->name[1] == '\0') {
       if (wire_run_begin(c, &it->run, &it->why) != 0) return -1;
       it->in_run = 1;

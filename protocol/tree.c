@@ -266,6 +266,9 @@ void wire_tree_reset(wire_parser *p) {
     if (p->text[i].cap > TEXT_KEEP) wire_buf_free(&p->text[i]);
     else wire_buf_reset(&p->text[i]);
   }
+  /* a big string or payload in a graph batch does not pin its memory */
+  if (p->gview.cap > TEXT_KEEP) wire_buf_free(&p->gview);
+  if (p->gpay.cap > TEXT_KEEP) wire_buf_free(&p->gpay);
   p->depth = 0;
 }
 

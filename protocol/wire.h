@@ -353,7 +353,7 @@ typedef struct wire_edges {
   wire_run run;
   int in_run;
   const char *vtext;       /* canonical text of the value last returned */
-  size_t vlen;             /* (NULL if it came from an <e>) */
+  size_t vlen;
   const char *why;         /* why wire_edges_next returned -1 */
 } wire_edges;
 
@@ -381,5 +381,46 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *edge,
                          const char *vtext, size_t vlen);
 /* Write the digest as 16 lowercase hex digits plus NUL into out[17]. */
 void wire_hash_hex(const wire_hash *h, char out[17]);
+
+/* ------------------------------------------------------------------ */
+/* Graph batches read record by record (binary frames)                 */
+/* ------------------------------------------------------------------ */
+
+/* What a parser hands a graph consumer (wire_parser_graph). Each callback
+** returns 0 to go on or nonzero to stop the parser (WIRE_ESTOPPED), like
+** the message callback; what they are given is valid during the call. */
+typedef struct wire_graph_fns {
+  /* A batch's <graph> element (attributes, no children), before its
+  ** records: 0 to read them, WIRE_GRAPH_SKIP to pass over them, or
+  ** anything else to stop. m has the frame's seq and offset, no items. */
+  int (*batch)(void *ud, const wire_elem *graph, const wire_msg *m);
+  /* A node element <n> as wire_node_read reads it; cont for a
+  ** continuation <n i c="1">. Its edges follow. */
+  int (*node)(void *ud, const wire_node *n, int cont);
+  /* One edge of the node given last, runs expanded, as wire_edges_next
+  ** gives it, with vtext[0..vlen) its value's text (for the hash). */
+  int (*edge)(void *ud, const wire_edge *e, const char *vtext, size_t vlen);
+  /* A record that cannot be read (what: WIRE_GRAPH_BAD_*): element is
+  ** its name, why says what is wrong, as the tree readers say it. */
+  int (*bad)(void *ud, int what, const char *element, const char *why);
+} wire_graph_fns;
+
+#define WIRE_GRAPH_SKIP 1
+
+/* What wire_graph_fns.bad is told about. */
+enum {
+  WIRE_GRAPH_BAD_CHILD, /* a child of <graph> that is not <n> */
+  WIRE_GRAPH_BAD_NODE,  /* an <n> that wire_node_read refuses */
+  WIRE_GRAPH_BAD_EDGE   /* an <e> or <r> the edge readers refuse, or
+                           a child of <n> that is neither */
+};
+
+/* Have p hand the records of every binary frame whose first item is a
+** <graph> to fns, as they are read, instead of building that item's tree
+** (the other items of such a frame still reach the message callback, as a
+** message without it). Checked exactly as the tree is: a frame found bad
+** after some records were handed over still fails, and the consumer must
+** drop its batch. fns NULL goes back to trees. docs/protocol.md 1.1. */
+void wire_parser_graph(wire_parser *p, const wire_graph_fns *fns, void *ud);
 
 #endif

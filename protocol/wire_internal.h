@@ -43,6 +43,12 @@ int wire_num_parse_hex(const char *s, size_t n, uint64_t *out);
 ** return its length, 0 for WIRE_V_NONE. */
 size_t wire_value_text(char *o, const wire_value *v);
 
+/* ---- graph records (graph.c) -------------------------------------- */
+/* wire_edge_read, also giving the text of the value v as read: the value
+** parser accepts only its one spelling, so it can be hashed as is. */
+int wire_edge_read_text(const wire_elem *e, wire_edge *edge, const char **vtext,
+                        size_t *vlen, const char **why);
+
 /* ---- escaping (escape.c) ------------------------------------------ */
 
 /* What starts at s[0..n): the length of a valid, shortest-form UTF-8
@@ -267,6 +273,10 @@ struct wire_parser {
   wire_limits lim;
   wire_on_message cb;
   void *ud;
+  const wire_graph_fns *graph;  /* graph batches read record by record, or NULL */
+  void *graph_ud;
+  wire_buf gview;          /* C-string values of the graph record being read */
+  wire_buf gpay;           /* its payload, decoded */
   wire_filter f;
 
   /* the message being built */

@@ -42,12 +42,69 @@ static int cap_fail(capture *c, const char *fmt, uint64_t id, const char *why)
   return 1;
 }
 
+/* A <graph> batch of the snapshot being read: it must be the next one.
+** 0, or 1 (stop) with c->err set. */
+static int batch_begins(capture *c, const wire_elem *graph, uint64_t id)
+{
+  uint64_t seq;
+  if (wire_get_u64(graph, "seq", &seq) != 0 || seq != c->cur.next_seq)
+    return cap_fail(c, "snapshot %llu: graph batches out of order%s", id, "");
+  c->cur.next_seq++;
+  return 0;
+}
+
+/* Batches in binary frames come record by record (wire_parser_graph). */
+static int on_batch(void *ud, const wire_elem *graph, const wire_msg *m)
+{
+  capture *c = ud;
+  uint64_t id;
+  (void)m;
+  if (!c->active || wire_get_u64(graph, "id", &id) != 0 || id != c->cur.id)
+    return WIRE_GRAPH_SKIP;
+  return batch_begins(c, graph, id);
+}
+
+static int on_node(void *ud, const wire_node *n, int cont)
+{
+  capture *c = ud;
+  char why[200];
+  if (alua_graph_add_node(&c->cur.g, n, cont, why, sizeof why))
+    return cap_fail(c, "snapshot %llu: %s", c->cur.id, why);
+  return 0;
+}
+
+static int on_edge(void *ud, const wire_edge *e, const char *vtext,
+                   size_t vlen)
+{
+  capture *c = ud;
+  char why[200];
+  if (alua_graph_add_edge(&c->cur.g, e, vtext, vlen, why, sizeof why))
+    return cap_fail(c, "snapshot %llu: %s", c->cur.id, why);
+  return 0;
+}
+
+static int on_bad(void *ud, int what, const char *element, const char *why)
+{
+  capture *c = ud;
+  char text[200];
+  if (what == WIRE_GRAPH_BAD_CHILD)
+    snprintf(text, sizeof text, "unexpected <%.40s> in a graph batch",
+             element);
+  else if (what == WIRE_GRAPH_BAD_NODE)
+    alua_graph_bad_node(&c->cur.g, why, text, sizeof text);
+  else
+    alua_graph_bad_edge(&c->cur.g, why, text, sizeof text);
+  return cap_fail(c, "snapshot %llu: %s", c->cur.id, text);
+}
+
+static const wire_graph_fns graph_fns = {on_batch, on_node, on_edge, on_bad};
+
 /* One message of the capture; returns nonzero to stop reading. */
 static int on_message(void *ud, const wire_msg *m)
 {
   capture *c = ud;
   for (const wire_elem *it = m->items; it; it = it->next) {
-    uint64_t id = 0, seq, nodes, edges;
+    uint64_t id = 0, nodes, edges;
     const char *n = it->name;
     int named = wire_get_u64(it, "id", &id) == 0;
     if (strcmp(n, "snapshot-begin") == 0) {
@@ -62,10 +119,7 @@ static int on_message(void *ud, const wire_msg *m)
     }
     if (!c->active || !named || id != c->cur.id) continue;
     if (strcmp(n, "graph") == 0) {
-      if (wire_get_u64(it, "seq", &seq) != 0 || seq != c->cur.next_seq)
-        return cap_fail(c, "snapshot %llu: graph batches out of order%s", id,
-                        "");
-      c->cur.next_seq++;
+      if (batch_begins(c, it, id)) return 1;
       char why[200];
       if (alua_graph_add_batch(&c->cur.g, it, why, sizeof why))
         return cap_fail(c, "snapshot %llu: %s", id, why);
@@ -104,7 +158,10 @@ static double now_ms(void)
 }
 
 /* Feed bytes from read() into the parser, then rebuild what was chosen. */
-typedef size_t (*reader_fn)(void *ud, void *buf, size_t n);
+/* The next piece of the capture: where it is, its length in *n (0 at the
+** end). buf is 64 KiB the reader may fill; bytes already in memory are
+** handed over where they are, in one piece, so frames are read in place. */
+typedef const void *(*reader_fn)(void *ud, char *buf, size_t *n);
 
 static int restore_stream(lua_State *L, reader_fn rd, void *rud, uint64_t id,
                           const alua_restore_opts *o, alua_restore_report *rep)
@@ -123,6 +180,7 @@ static int restore_stream(lua_State *L, reader_fn rd, void *rud, uint64_t id,
     snprintf(rep->error, sizeof rep->error, "out of memory for the parser");
     return -1;
   }
+  wire_parser_graph(p, &graph_fns, &c);
   char *buf = malloc(1 << 16);
   enum wire_status st = WIRE_OK;
   size_t n;
@@ -130,8 +188,9 @@ static int restore_stream(lua_State *L, reader_fn rd, void *rud, uint64_t id,
     snprintf(rep->error, sizeof rep->error, "out of memory for reading");
     goto done;
   }
-  while (st == WIRE_OK && (n = rd(rud, buf, 1 << 16)) > 0)
-    st = wire_parser_feed(p, buf, n);
+  const void *piece;
+  while (st == WIRE_OK && (piece = rd(rud, buf, &n)) != NULL && n > 0)
+    st = wire_parser_feed(p, piece, n);
   if (st == WIRE_OK) st = wire_parser_finish(p);
   if (c.err[0]) {
     snprintf(rep->error, sizeof rep->error, "%s", c.err);
@@ -170,19 +229,21 @@ typedef struct memsrc {
   size_t n;
 } memsrc;
 
-static size_t read_mem(void *ud, void *buf, size_t n)
+static const void *read_mem(void *ud, char *buf, size_t *n)
 {
   memsrc *m = ud;
-  if (n > m->n) n = m->n;
-  memcpy(buf, m->p, n);
-  m->p += n;
-  m->n -= n;
-  return n;
+  const char *p = m->p;
+  (void)buf;
+  *n = m->n;
+  m->p += m->n;
+  m->n = 0;
+  return p;
 }
 
-static size_t read_file(void *ud, void *buf, size_t n)
+static const void *read_file(void *ud, char *buf, size_t *n)
 {
-  return fread(buf, 1, n, (FILE *)ud);
+  *n = fread(buf, 1, 1 << 16, (FILE *)ud);
+  return buf;
 }
 
 int alua_restore_bytes(lua_State *L, const void *p, size_t n, uint64_t id,

@@ -27,28 +27,70 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
   return -1;
 }
 
+/* Kinds by their first letter, then the whole word: this runs for every
+** record, and a string compare per candidate costs more than the rest of
+** reading an edge. */
+#define IS(k, w) (strcmp((k), (w)) == 0)
+
 static enum alua_nkind nkind_of(const char *k)
 {
-  static const char *const names[] = {
-    "root", "table", "function", "proto", "cfunction", "upvalue", "string",
-    "userdata", "thread", "frame", "exit", "stub"
-  };
-  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strcmp(k, names[i]) == 0) return (enum alua_nkind)i;
+  switch (k[0]) {
+  case 'r': if (IS(k, "root")) return ALUA_N_ROOT; break;
+  case 't':
+    if (IS(k, "table")) return ALUA_N_TABLE;
+    if (IS(k, "thread")) return ALUA_N_THREAD;
+    break;
+  case 'f':
+    if (IS(k, "function")) return ALUA_N_FUNCTION;
+    if (IS(k, "frame")) return ALUA_N_FRAME;
+    break;
+  case 'p': if (IS(k, "proto")) return ALUA_N_PROTO; break;
+  case 'c': if (IS(k, "cfunction")) return ALUA_N_CFUNCTION; break;
+  case 'u':
+    if (IS(k, "upvalue")) return ALUA_N_UPVALUE;
+    if (IS(k, "userdata")) return ALUA_N_USERDATA;
+    break;
+  case 's':
+    if (IS(k, "string")) return ALUA_N_STRING;
+    if (IS(k, "stub")) return ALUA_N_STUB;
+    break;
+  case 'e': if (IS(k, "exit")) return ALUA_N_EXIT; break;
+  }
   return ALUA_N_OTHER;
 }
 
 static enum alua_ekind ekind_of(const char *k)
 {
-  static const char *const names[] = {
-    "root", "field", "index", "key", "metatable", "upvalue", "value",
-    "prototype", "uservalue", "frame", "function", "local", "vararg",
-    "stack", "environment", "internal"
-  };
-  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strcmp(k, names[i]) == 0) return (enum alua_ekind)i;
+  switch (k[0]) {
+  case 'f':
+    if (IS(k, "field")) return ALUA_E_FIELD;
+    if (IS(k, "frame")) return ALUA_E_FRAME;
+    if (IS(k, "function")) return ALUA_E_FUNCTION;
+    break;
+  case 'i':
+    if (IS(k, "index")) return ALUA_E_INDEX;
+    if (IS(k, "internal")) return ALUA_E_INTERNAL;
+    break;
+  case 'r': if (IS(k, "root")) return ALUA_E_ROOT; break;
+  case 'k': if (IS(k, "key")) return ALUA_E_KEY; break;
+  case 'm': if (IS(k, "metatable")) return ALUA_E_METATABLE; break;
+  case 'u':
+    if (IS(k, "upvalue")) return ALUA_E_UPVALUE;
+    if (IS(k, "uservalue")) return ALUA_E_USERVALUE;
+    break;
+  case 'v':
+    if (IS(k, "value")) return ALUA_E_VALUE;
+    if (IS(k, "vararg")) return ALUA_E_VARARG;
+    break;
+  case 'p': if (IS(k, "prototype")) return ALUA_E_PROTOTYPE; break;
+  case 'l': if (IS(k, "local")) return ALUA_E_LOCAL; break;
+  case 's': if (IS(k, "stack")) return ALUA_E_STACK; break;
+  case 'e': if (IS(k, "environment")) return ALUA_E_ENVIRONMENT; break;
+  }
   return ALUA_E_OTHER;
 }
+
+#undef IS
 
 void alua_graph_init(alua_graph *g, uint64_t max_nodes, uint64_t max_edges)
 {
@@ -168,20 +210,15 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
   return p + 4;
 }
 
-/* Keep one edge, read from an <e> or expanded from a run <r>; vtext is
-** the canonical text of its value when the reader has it (runs), so the
-** hash need not format it again. */
-/* The kind code of the edge met last, by pointer: the edges of a run share
-** their kind's bytes, so most edges skip the lookup. */
-typedef struct kind_cache {
-  const char *text;
-  uint8_t code;
-} kind_cache;
-
-static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
-                    size_t vlen, kind_cache *kc, uint64_t node, char *err,
-                    size_t errlen)
+int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
+                        size_t vlen, char *err, size_t errlen)
 {
+  uint64_t node = g->nnodes - 1;
+  if (g->nnodes == 0)
+    return fail(err, errlen, "an edge before any node");
+  if (g->nodes[node].nedges == UINT32_MAX)
+    return fail(err, errlen, "node %llu has more than 2^32 edges",
+                (unsigned long long)node);
   if (g->nedges >= g->max_edges)
     return fail(err, errlen, "more than %llu edges: the snapshot is too "
                 "big for this restore (raise max_edges)",
@@ -197,11 +234,7 @@ static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
                 (unsigned long long)g->nedges + 1);
   alua_gedge *e = &g->edges[g->nedges];
   memset(e, 0, sizeof *e);
-  if (we->kind != kc->text) {
-    kc->text = we->kind;
-    kc->code = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
-  }
-  e->kind = kc->code;
+  e->kind = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
   if (e->kind == ALUA_E_OTHER) g->unknown_edges++;
   if (we->name) {
     if (we->name_len > UINT32_MAX ||
@@ -226,6 +259,49 @@ static int add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
   return 0;
 }
 
+int alua_graph_add_node(alua_graph *g, const wire_node *nd, int cont,
+                        char *err, size_t errlen)
+{
+  uint64_t id = nd->id;
+  if (cont) {
+    if (g->nnodes == 0 || id != g->nnodes - 1)
+      return fail(err, errlen, "continuation of node %llu does not follow "
+                  "that node", (unsigned long long)id);
+    return 0;
+  }
+  if (id != g->nnodes)
+    return fail(err, errlen, "node ids must run 0, 1, 2… without gaps: "
+                "expected %llu, got %llu", (unsigned long long)g->nnodes,
+                (unsigned long long)id);
+  if (g->nnodes >= g->max_nodes)
+    return fail(err, errlen, "more than %llu nodes: the snapshot is too "
+                "big for this restore (raise max_nodes)",
+                (unsigned long long)g->max_nodes);
+  if (!nd->kind) return fail(err, errlen, "node %llu has no kind k",
+                             (unsigned long long)id);
+  if (check_word(nd->kind, "a node kind", err, errlen) ||
+      check_word(nd->mode, "a weak mode", err, errlen) ||
+      check_word(nd->status, "a status", err, errlen))
+    return -1;
+  if (grow((void **)&g->nodes, &g->capnodes, id + 1, sizeof *g->nodes))
+    return fail(err, errlen, "out of memory holding %llu nodes",
+                (unsigned long long)id + 1);
+  enum alua_nkind k = nkind_of(nd->kind);
+  alua_gnode *gn = &g->nodes[id];
+  gn->edge0 = g->nedges;
+  gn->nedges = 0;
+  gn->kind = (uint8_t)k;
+  gn->fields = g->fields.len;
+  if (encode_fields(g, nd, k == ALUA_N_OTHER ? nd->kind : NULL))
+    return fail(err, errlen, "out of memory for node %llu's fields",
+                (unsigned long long)id);
+  if (nd->has_payload && (k == ALUA_N_PROTO || k == ALUA_N_FUNCTION))
+    g->nbytecode++;
+  wire_hash_node(&g->hash, nd);
+  g->nnodes++;
+  return 0;
+}
+
 int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen)
 {
   wire_node nd;
@@ -234,61 +310,31 @@ int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen)
   if (strcmp(n->name, "n") != 0)
     return fail(err, errlen, "unexpected <%s> in a graph batch", n->name);
   if (wire_node_read(n, &nd, &cont, &g->scratch, &why) != 0)
-    return fail(err, errlen, "bad node after id %llu: %s",
-                (unsigned long long)(g->nnodes ? g->nnodes - 1 : 0), why);
-  uint64_t id = nd.id;
-  if (cont) {
-    if (g->nnodes == 0 || id != g->nnodes - 1)
-      return fail(err, errlen, "continuation of node %llu does not follow "
-                  "that node", (unsigned long long)id);
-  } else {
-    if (id != g->nnodes)
-      return fail(err, errlen, "node ids must run 0, 1, 2… without gaps: "
-                  "expected %llu, got %llu", (unsigned long long)g->nnodes,
-                  (unsigned long long)id);
-    if (g->nnodes >= g->max_nodes)
-      return fail(err, errlen, "more than %llu nodes: the snapshot is too "
-                  "big for this restore (raise max_nodes)",
-                  (unsigned long long)g->max_nodes);
-    if (!nd.kind) return fail(err, errlen, "node %llu has no kind k",
-                              (unsigned long long)id);
-    if (check_word(nd.kind, "a node kind", err, errlen) ||
-        check_word(nd.mode, "a weak mode", err, errlen) ||
-        check_word(nd.status, "a status", err, errlen))
-      return -1;
-    if (grow((void **)&g->nodes, &g->capnodes, id + 1, sizeof *g->nodes))
-      return fail(err, errlen, "out of memory holding %llu nodes",
-                  (unsigned long long)id + 1);
-    enum alua_nkind k = nkind_of(nd.kind);
-    alua_gnode *gn = &g->nodes[id];
-    gn->edge0 = g->nedges;
-    gn->nedges = 0;
-    gn->kind = (uint8_t)k;
-    gn->fields = g->fields.len;
-    if (encode_fields(g, &nd, k == ALUA_N_OTHER ? nd.kind : NULL))
-      return fail(err, errlen, "out of memory for node %llu's fields",
-                  (unsigned long long)id);
-    if (nd.has_payload && (k == ALUA_N_PROTO || k == ALUA_N_FUNCTION))
-      g->nbytecode++;
-    wire_hash_node(&g->hash, &nd);
-    g->nnodes++;
-  }
+    return alua_graph_bad_node(g, why, err, errlen);
+  if (alua_graph_add_node(g, &nd, cont, err, errlen)) return -1;
   /* <e> and runs <r> alike (docs/protocol.md 5.4) */
   wire_edges it;
   wire_edge we;
-  kind_cache kc = {NULL, ALUA_E_OTHER};
   int r;
   wire_edges_begin(n, &it);
-  while ((r = wire_edges_next(&it, &we)) > 0) {
-    if (g->nodes[id].nedges == UINT32_MAX)
-      return fail(err, errlen, "node %llu has more than 2^32 edges",
-                  (unsigned long long)id);
-    if (add_edge(g, &we, it.vtext, it.vlen, &kc, id, err, errlen)) return -1;
-  }
-  if (r < 0)
-    return fail(err, errlen, "node %llu: bad edge: %s",
-                (unsigned long long)id, it.why);
+  while ((r = wire_edges_next(&it, &we)) > 0)
+    if (alua_graph_add_edge(g, &we, it.vtext, it.vlen, err, errlen)) return -1;
+  if (r < 0) return alua_graph_bad_edge(g, it.why, err, errlen);
   return 0;
+}
+
+int alua_graph_bad_node(const alua_graph *g, const char *why, char *err,
+                        size_t errlen)
+{
+  return fail(err, errlen, "bad node after id %llu: %s",
+              (unsigned long long)(g->nnodes ? g->nnodes - 1 : 0), why);
+}
+
+int alua_graph_bad_edge(const alua_graph *g, const char *why, char *err,
+                        size_t errlen)
+{
+  return fail(err, errlen, "node %llu: bad edge: %s",
+              (unsigned long long)(g->nnodes ? g->nnodes - 1 : 0), why);
 }
 
 int alua_graph_add_batch(alua_graph *g, const wire_elem *graph, char *err,

@@ -208,10 +208,54 @@ static void log_error(run *r, const wire_parser *p) {
 
 static const wire_limits tight = {4096, 512, 8};
 
+/* A graph consumer (wire_parser_graph): records read in place must be what
+** the tree readers read, and check as they do. */
+static int g_batch(void *ud, const wire_elem *graph, const wire_msg *m) {
+  (void)ud;
+  CHECK(graph->children == NULL && strcmp(graph->name, "graph") == 0 && m->binary);
+  return 0;
+}
+
+static int g_node(void *ud, const wire_node *n, int cont) {
+  (void)ud;
+  CHECK(cont || n->kind != NULL);
+  return 0;
+}
+
+static int g_edge(void *ud, const wire_edge *e, const char *vtext, size_t vlen) {
+  (void)ud;
+  CHECK(e->kind != NULL && e->value.type != WIRE_V_NONE && vtext != NULL);
+  check_text_hash(e, vtext, vlen);
+  return 0;
+}
+
+static int g_bad(void *ud, int what, const char *element, const char *why) {
+  (void)ud;
+  CHECK(what >= WIRE_GRAPH_BAD_CHILD && what <= WIRE_GRAPH_BAD_EDGE);
+  CHECK(element != NULL && why != NULL);
+  return 0;
+}
+
+static const wire_graph_fns graph_fns = {g_batch, g_node, g_edge, g_bad};
+
+/* The lines of log that report errors. */
+static void error_lines(const wire_buf *log, wire_buf *out) {
+  const char *s = log->data, *end = s ? s + log->len : NULL;
+  while (s != NULL && s < end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    if (nl == NULL) break;
+    if (strncmp(s, "error", 5) == 0) wire_buf_put(out, s, (size_t)(nl + 1 - s));
+    s = nl + 1;
+  }
+}
+
 /* Feed data whole or in chunks sized by the input itself (1-97 bytes);
-** resync after errors if asked. What happened goes to r->log. */
-static void parse(run *r, const uint8_t *data, size_t size, int whole, int resync) {
+** resync after errors if asked; with graph, batches go to graph_fns. What
+** happened goes to r->log. */
+static void parse_as(run *r, const uint8_t *data, size_t size, int whole, int resync,
+                     int graph) {
   wire_parser *p = wire_parser_new(&tight, on_msg, r);
+  if (p != NULL && graph) wire_parser_graph(p, &graph_fns, r);
   size_t off = 0, k = 0;
   int errors = 0;
   enum wire_status st = WIRE_OK;
@@ -233,6 +277,10 @@ static void parse(run *r, const uint8_t *data, size_t size, int whole, int resyn
   }
   if (st == WIRE_OK && wire_parser_finish(p) != WIRE_OK) log_error(r, p);
   wire_parser_free(p);
+}
+
+static void parse(run *r, const uint8_t *data, size_t size, int whole, int resync) {
+  parse_as(r, data, size, whole, resync, 0);
 }
 
 /* The rendering of each message is XML that parses back to itself. */
@@ -332,6 +380,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(whole.log.len == 0 || memcmp(whole.log.data, chunked.log.data, whole.log.len) == 0);
   parse(&resynced, data, size, 0, 1);
   check_rendering_fixpoint(&whole.log);
+  {
+    /* batches read record by record fail where their trees fail */
+    run graphed;
+    wire_buf a, b;
+    memset(&graphed, 0, sizeof graphed);
+    wire_buf_init(&graphed.log);
+    wire_buf_init(&a);
+    wire_buf_init(&b);
+    parse_as(&graphed, data, size, 0, 0, 1);
+    error_lines(&whole.log, &a);
+    error_lines(&graphed.log, &b);
+    CHECK(a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0));
+    wire_buf_free(&a);
+    wire_buf_free(&b);
+    wire_buf_free(&graphed.log);
+  }
   wire_buf_free(&whole.log);
   wire_buf_free(&chunked.log);
   wire_buf_free(&resynced.log);
