@@ -213,9 +213,9 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
 int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
                         size_t vlen, char *err, size_t errlen)
 {
-  uint64_t node = g->nnodes - 1;
   if (g->nnodes == 0)
     return fail(err, errlen, "an edge before any node");
+  uint64_t node = g->nnodes - 1;
   if (g->nodes[node].nedges == UINT32_MAX)
     return fail(err, errlen, "node %llu has more than 2^32 edges",
                 (unsigned long long)node);
