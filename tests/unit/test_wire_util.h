@@ -106,4 +106,31 @@ static inline char *parse_whole(const wire_limits *lim, const void *s, size_t n,
   return r;
 }
 
+
+/* A string node with every field a node can carry set (value and payload
+** from bytes[0..256)), for tests that check all of them travel. */
+static inline void full_node(wire_node *nd, uint64_t id, const char *bytes) {
+  memset(nd, 0, sizeof *nd);
+  nd->id = id;
+  nd->kind = "string";
+  nd->value = bytes;
+  nd->value_len = 256;
+  nd->has_value = 1;
+  nd->has_size = 1;
+  nd->size = 281;
+  nd->has_addr = 1;
+  nd->addr = 0x55d0c1a2b3c0ull;
+  nd->payload = bytes;
+  nd->payload_len = 200;
+  nd->has_payload = 1;
+  nd->type = "";
+  nd->type_len = 0;
+  nd->mode = "kv";
+  nd->status = "dead";
+  nd->source = "@app.lua";
+  nd->source_len = 8;
+  nd->has_line = 1;
+  nd->line = -3;
+}
+
 #endif
