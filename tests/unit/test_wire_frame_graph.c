@@ -233,7 +233,7 @@ static void write_batch(wire_buf *b) {
   wire_run_value(b, &v);
   wire_run_close(b);
   wire_node_close(b);
-  full_node(&nd, 2, bytes);
+  every_field_node(&nd, 2, bytes);
   nd.name = "n\0m";
   nd.name_len = 3;
   wire_node_open(b, &nd);

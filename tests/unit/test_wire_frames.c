@@ -35,7 +35,7 @@ static void write_sample(wire_buf *b, int binary) {
   wire_attr_u64(b, "id", 7);
   wire_attr_u64(b, "seq", UINT64_MAX);
   wire_open_end(b);
-  full_node(&nd, 1, bytes);
+  every_field_node(&nd, 1, bytes);
   wire_node_open(b, &nd);
   memset(&ed, 0, sizeof ed);
   ed.kind = "key";

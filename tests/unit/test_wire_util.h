@@ -109,7 +109,7 @@ static inline char *parse_whole(const wire_limits *lim, const void *s, size_t n,
 
 /* A string node with every field a node can carry set (value and payload
 ** from bytes[0..256)), for tests that check all of them travel. */
-static inline void full_node(wire_node *nd, uint64_t id, const char *bytes) {
+static inline void every_field_node(wire_node *nd, uint64_t id, const char *bytes) {
   memset(nd, 0, sizeof *nd);
   nd->id = id;
   nd->kind = "string";
