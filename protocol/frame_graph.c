@@ -21,6 +21,11 @@ void wire_parser_graph(wire_parser *p, const wire_graph_fns *fns, void *ud) {
 ** still counted. */
 static const char literal_name[] = "?";
 
+/* Whether the readers use an attribute's value as a C string. */
+static int as_cstring(int code) {
+  return code == WIRE_C_K || code == WIRE_C_M || code == WIRE_C_ST;
+}
+
 /* A view of one element for the readers: names from the dictionary, and
 ** values where they lie in the body, except the few the readers use as C
 ** strings (kinds, weak mode, status), copied with a NUL into p->gview. */
@@ -29,7 +34,7 @@ static int view(wire_parser *p, const char *name, const frame_attr *fa, size_t n
   size_t i, need = 0;
   char *o;
   for (i = 0; i < na; i++)
-    if (fa[i].code == WIRE_C_K || fa[i].code == WIRE_C_M || fa[i].code == WIRE_C_ST)
+    if (as_cstring(fa[i].code))
       need += fa[i].vlen + 1;
   wire_buf_reset(&p->gview);
   if (need > 0 && wire_buf_reserve(&p->gview, need) != 0) return -1;
@@ -38,7 +43,7 @@ static int view(wire_parser *p, const char *name, const frame_attr *fa, size_t n
     wire_attr_t *a = &attrs[i];
     a->name = fa[i].code >= 0 ? fa[i].name : literal_name;
     a->len = fa[i].vlen;
-    if (fa[i].code == WIRE_C_K || fa[i].code == WIRE_C_M || fa[i].code == WIRE_C_ST) {
+    if (as_cstring(fa[i].code)) {
       memcpy(o, fa[i].value, fa[i].vlen);
       o[fa[i].vlen] = '\0';
       a->value = o;
