@@ -83,18 +83,29 @@ typedef struct alua_ninfo {
 #define ALUA_HAS_LINE    0x80u
 #define ALUA_HAS_KIND    0x100u
 
-/* The records of one snapshot, checked as they arrive: ids in order, the
-** content hash fed, sizes bounded. Nothing here touches a Lua state. */
+/* The kind of an edge whose kind restore does not know, kept only so the
+** content hash can be taken from the records (they are rare). */
+typedef struct alua_okind {
+  uint64_t edge;      /* its index in edges */
+  uint32_t text;      /* 1 + offset of the kind in the names arena; 0 = none */
+} alua_okind;
+
+/* The records of one snapshot, checked as they arrive: ids in order, sizes
+** bounded. The content hash is taken from the records once they are all
+** here (alua_graph_check_hash), so that it can run beside the build.
+** Nothing here touches a Lua state. */
 typedef struct alua_graph {
   alua_gnode *nodes; uint64_t nnodes, capnodes;
   alua_gedge *edges; uint64_t nedges, capedges;
+  alua_okind *okinds; uint64_t nokinds, capokinds;
   wire_buf fields;    /* encoded node fields */
   wire_buf names;     /* edge names: 4-byte length, then the bytes */
   wire_buf scratch;   /* payload decoding */
-  wire_hash hash;
   uint64_t max_nodes, max_edges;
   uint64_t nbytecode; /* nodes that carry bytecode */
   uint64_t unknown_edges;
+  char want[41];      /* the hash the end message announced (cut to 40) */
+  int has_want;
   int finished;       /* alua_graph_finish succeeded */
 } alua_graph;
 
@@ -126,18 +137,26 @@ int alua_graph_bad_edge(const alua_graph *g, const char *why, char *err,
 /* Add the <n> children of a <graph> item. Same result as alua_graph_add. */
 int alua_graph_add_batch(alua_graph *g, const wire_elem *graph, char *err,
                          size_t errlen);
-/* Check the graph is whole: counts and hash as announced (hash may be NULL
-** to skip that check), every reference names a node, node 0 is the root.
-** Returns 0, or -1 with the reason in err. */
+/* Check the graph is whole: counts as announced, every reference names a
+** node, node 0 is the root; keep the announced hash (NULL: none) for
+** alua_graph_check_hash. Returns 0, or -1 with the reason in err (a hash
+** mismatch, if there is one, being the reason given). */
 int alua_graph_finish(alua_graph *g, uint64_t nodes, uint64_t edges,
                       const char *hash, char *err, size_t errlen);
+/* Whether the records hash to what the end message announced (always, if
+** it announced none). Reads g only: safe beside other readers of g.
+** Returns 0, or -1 with the reason in err. */
+int alua_graph_check_hash(const alua_graph *g, char *err, size_t errlen);
 /* Decode node id's own fields into out. */
 void alua_graph_node(const alua_graph *g, uint64_t id, alua_ninfo *out);
 /* An edge's name, or NULL; *len gets its length. */
 const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
                              size_t *len);
-/* The hash of everything added so far, as 16 hex digits. */
+/* The content hash of the records (docs/protocol.md section 7), as 16
+** hex digits: the same bytes the writer fed, rebuilt from what is kept. */
 void alua_graph_hash_hex(const alua_graph *g, char out[17]);
+/* The wire spelling of a node kind restore knows ("table"…; "other"). */
+const char *alua_nkind_name(enum alua_nkind k);
 
 /* Append g's canonical form to out: nodes numbered breadth-first from the
 ** root along edges sorted by label, ids, addresses and sizes left out, so
@@ -284,6 +303,7 @@ typedef struct alua_build {
   alua_code code;
   uint64_t globals, registry, loaded, mainthread; /* or ALUA_NO_NODE */
   int binding;         /* set once the fresh VM's own objects change */
+  struct alua_hash_check *hash; /* the content hash, checked beside */
 } alua_build;
 
 /* Push node id's object (nil for none). */

@@ -1,11 +1,13 @@
 /*
 ** restore_build.c
 ** Rebuild a snapshot graph in a lua_State: every node is created, then
-** every edge set, then metatables; restore_bind.c rebinds the roots.
+** every edge set, then metatables; restore_bind.c rebinds the roots. The
+** content hash is checked on a second thread meanwhile.
 */
 #include <assert.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +16,55 @@
 #include <lauxlib.h>
 #include "restore.h"
 
-static const char *const kind_names[] = {
-  "root", "table", "function", "proto", "cfunction", "upvalue", "string",
-  "userdata", "thread", "frame", "exit", "stub", "other"
-};
+/* The content hash is checked beside the build, on a second thread: it
+** reads the graph, as the build does, and neither writes it. Until its
+** verdict is in, nothing the snapshot holds gets to run or to touch the
+** fresh VM's own objects: no host callback sees its bytes, no metatable
+** is set (a __gc would mark an object for finalisation), no root is
+** rebound. What was built by then is unreachable garbage if the hash does
+** not check out. Bytecode is loaded before the verdict, but never run:
+** the factories restore makes from it only close over it. */
+typedef struct alua_hash_check {
+  const alua_graph *g;
+  pthread_t thread;
+  int running;         /* started, not yet joined */
+  int bad;             /* the hash did not check out: err says how */
+  char err[256];
+} alua_hash_check;
+
+static void *hash_run(void *ud)
+{
+  alua_hash_check *hc = ud;
+  hc->bad = alua_graph_check_hash(hc->g, hc->err, sizeof hc->err) != 0;
+  return NULL;
+}
+
+static void hash_start(alua_hash_check *hc, const alua_graph *g)
+{
+  memset(hc, 0, sizeof *hc);
+  hc->g = g;
+  if (!g->has_want) return;
+  if (pthread_create(&hc->thread, NULL, hash_run, hc) == 0)
+    hc->running = 1;
+  else
+    hash_run(hc);                   /* no thread to spare: check it here */
+}
+
+/* Wait for the verdict: 0 if the hash checks out. */
+static int hash_verdict(alua_hash_check *hc)
+{
+  if (hc->running) {
+    pthread_join(hc->thread, NULL);
+    hc->running = 0;
+  }
+  return hc->bad ? -1 : 0;
+}
+
+/* Go on only with a snapshot whose hash checked out. */
+static void build_trusted(alua_build *b)
+{
+  if (hash_verdict(b->hash)) luaL_error(b->L, "%s", b->hash->err);
+}
 
 /* Upvalue ownership, per upvalue node: the closure (or the cell made for
 ** it) whose upvalue n holds the node's cell, packed as id * 256 + n; 0 if
@@ -109,7 +156,7 @@ static void push_holder(alua_build *b, uint64_t id, const char *why)
   lua_createtable(L, 0, 3);
   lua_pushstring(L, why);
   lua_setfield(L, -2, "reason");
-  lua_pushstring(L, kind_names[b->g->nodes[id].kind]);
+  lua_pushstring(L, alua_nkind_name(b->g->nodes[id].kind));
   lua_setfield(L, -2, "kind");
   lua_pushinteger(L, (lua_Integer)id);
   lua_setfield(L, -2, "node");
@@ -171,6 +218,7 @@ static void create_userdata(alua_build *b, uint64_t id, const alua_ninfo *in)
   char why[160];
   if (b->o->userdata && (in->has & ALUA_HAS_TYPE)) {
     int top = lua_gettop(L);
+    build_trusted(b);
     verdict = b->o->userdata(L, b->o->userdata_ud, in->type, in->type_len,
                              in->payload, in->payload_len);
     if (verdict == ALUA_UD_REBUILT) {
@@ -635,6 +683,7 @@ static int build_main(lua_State *L)
         b->role[id] != ALUA_ROLE_FRESH)
       create_closure(b, id);
   for (uint64_t id = 1; id < g->nnodes; id++) fill_node(b, id);
+  build_trusted(b);
   for (uint64_t id = 1; id < g->nnodes; id++) set_metatable(b, id);
   b->binding = 1;
   alua_bind_roots(b);
@@ -709,7 +758,7 @@ static int check_edges(const alua_graph *g, alua_restore_report *r)
       }
       if (tk != 255 && !value_kind(tk))
         return fail(r, "node %llu: an edge's value refers to a %s node, "
-                    "which is not a value", id, kind_names[tk]);
+                    "which is not a value", id, alua_nkind_name(tk));
     }
   }
   return 0;
@@ -741,25 +790,28 @@ int alua_restore_graph(lua_State *L, const alua_graph *g,
 {
   static const alua_restore_opts defaults;
   alua_build b;
+  alua_hash_check hc;
   double t0 = now_ms();
   int rc = -1;
   if (!o) o = &defaults;
   rep->nodes = g->nnodes;
   rep->edges = g->nedges;
   rep->error[0] = 0;
+  memset(&b, 0, sizeof b);
   if (!g->finished) {
     snprintf(rep->error, sizeof rep->error, "the graph is not complete");
     return -1;
   }
+  hash_start(&hc, g);
   if (g->nbytecode && !o->trust_bytecode) {
     snprintf(rep->error, sizeof rep->error, "refusing to load the "
              "snapshot's bytecode (%llu functions) from an untrusted source: "
              "bytecode can crash or subvert the VM; pass --trust-bytecode "
              "only for snapshots you made", (unsigned long long)g->nbytecode);
-    return -1;
+    goto done;
   }
-  if (check_edges(g, rep)) return -1;
-  memset(&b, 0, sizeof b);
+  if (check_edges(g, rep)) goto done;
+  b.hash = &hc;
   b.L = L;
   b.g = g;
   b.o = o;
@@ -804,6 +856,12 @@ int alua_restore_graph(lua_State *L, const alua_graph *g,
   lua_settop(L, top);
   if (gc_was_running) lua_gc(L, LUA_GCRESTART);
 done:
+  /* whatever else went wrong, a snapshot that does not hash as announced
+  ** is the cause to report */
+  if (hash_verdict(&hc)) {
+    snprintf(rep->error, sizeof rep->error, "%s", hc.err);
+    rc = -1;
+  }
   free(b.role);
   free(b.aux);
   free(b.protos);

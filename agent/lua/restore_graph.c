@@ -1,7 +1,8 @@
 /*
 ** restore_graph.c
-** Buffered snapshot records for restore: <n>/<e> elements checked and
-** hashed as they arrive, kept compactly until the whole graph is here.
+** Buffered snapshot records for restore: <n>/<e> elements checked as they
+** arrive, kept compactly until the whole graph is here, and hashed from
+** what is kept, so that the hash can be checked beside the build.
 */
 #include <assert.h>
 #include <stdarg.h>
@@ -92,13 +93,29 @@ static enum alua_ekind ekind_of(const char *k)
 
 #undef IS
 
+/* The wire spellings of the kinds above, by enum value. */
+static const char *const nkind_names[] = {
+  "root", "table", "function", "proto", "cfunction", "upvalue", "string",
+  "userdata", "thread", "frame", "exit", "stub", "other"
+};
+
+static const char *const ekind_names[] = {
+  "root", "field", "index", "key", "metatable", "upvalue", "value",
+  "prototype", "uservalue", "frame", "function", "local", "vararg", "stack",
+  "environment", "internal"
+};
+
+const char *alua_nkind_name(enum alua_nkind k)
+{
+  return (unsigned)k <= ALUA_N_OTHER ? nkind_names[k] : "other";
+}
+
 void alua_graph_init(alua_graph *g, uint64_t max_nodes, uint64_t max_edges)
 {
   memset(g, 0, sizeof *g);
   wire_buf_init(&g->fields);
   wire_buf_init(&g->names);
   wire_buf_init(&g->scratch);
-  wire_hash_init(&g->hash);
   g->max_nodes = max_nodes ? max_nodes : ALUA_RESTORE_MAX_NODES;
   g->max_edges = max_edges ? max_edges : ALUA_RESTORE_MAX_EDGES;
 }
@@ -107,6 +124,7 @@ void alua_graph_free(alua_graph *g)
 {
   free(g->nodes);
   free(g->edges);
+  free(g->okinds);
   wire_buf_free(&g->fields);
   wire_buf_free(&g->names);
   wire_buf_free(&g->scratch);
@@ -210,9 +228,22 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
   return p + 4;
 }
 
+/* Keep s[0..n) in the names arena; *at gets 1 + its offset. */
+static int name_add(alua_graph *g, const char *s, size_t n, uint32_t *at)
+{
+  if (n > UINT32_MAX || g->names.len + n + 4 >= UINT32_MAX) return -1;
+  *at = (uint32_t)g->names.len + 1;
+  put_field(&g->names, s, n);
+  return g->names.oom ? -1 : 0;
+}
+
 int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
                         size_t vlen, char *err, size_t errlen)
 {
+  /* The value's text is not kept: the hash is taken from the records
+  ** (alua_graph_hash_hex), which hold the value it spells exactly. */
+  (void)vtext;
+  (void)vlen;
   if (g->nnodes == 0)
     return fail(err, errlen, "an edge before any node");
   uint64_t node = g->nnodes - 1;
@@ -235,15 +266,22 @@ int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
   alua_gedge *e = &g->edges[g->nedges];
   memset(e, 0, sizeof *e);
   e->kind = (uint8_t)(we->kind ? ekind_of(we->kind) : ALUA_E_OTHER);
-  if (e->kind == ALUA_E_OTHER) g->unknown_edges++;
-  if (we->name) {
-    if (we->name_len > UINT32_MAX ||
-        g->names.len + we->name_len + 4 >= UINT32_MAX)
-      return fail(err, errlen, "edge names exceed 4 GiB");
-    e->name = (uint32_t)g->names.len + 1;
-    put_field(&g->names, we->name, we->name_len);
-    if (g->names.oom) return fail(err, errlen, "out of memory for edge names");
+  if (e->kind == ALUA_E_OTHER) {
+    g->unknown_edges++;
+    if (grow((void **)&g->okinds, &g->capokinds, g->nokinds + 1,
+             sizeof *g->okinds))
+      return fail(err, errlen, "out of memory for edge kinds");
+    alua_okind *ok = &g->okinds[g->nokinds];
+    ok->edge = g->nedges;
+    ok->text = 0;
+    /* kept with its NUL: the hash takes it as the C string it was */
+    if (we->kind && name_add(g, we->kind, strlen(we->kind) + 1, &ok->text))
+      return fail(err, errlen, "out of memory for edge kinds");
+    g->nokinds++;
   }
+  if (we->name && name_add(g, we->name, we->name_len, &e->name))
+    return fail(err, errlen, "%s", g->names.oom ? "out of memory for edge "
+                "names" : "edge names exceed 4 GiB");
   if (we->has_index) {
     e->has_index = 1;
     e->key.i = we->index;
@@ -253,7 +291,6 @@ int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
   }
   e->vtype = (uint8_t)we->value.type;
   memcpy(&e->val, &we->value.u, sizeof e->val);
-  wire_hash_edge_text(&g->hash, we, vtext, vlen);
   g->nedges++;
   g->nodes[node].nedges++;
   return 0;
@@ -297,7 +334,6 @@ int alua_graph_add_node(alua_graph *g, const wire_node *nd, int cont,
                 (unsigned long long)id);
   if (nd->has_payload && (k == ALUA_N_PROTO || k == ALUA_N_FUNCTION))
     g->nbytecode++;
-  wire_hash_node(&g->hash, nd);
   g->nnodes++;
   return 0;
 }
@@ -345,9 +381,90 @@ int alua_graph_add_batch(alua_graph *g, const wire_elem *graph, char *err,
   return 0;
 }
 
+/* A kept edge as the reader gave it: kind, name, index, key and value. */
+static void edge_as_read(const alua_graph *g, const alua_gedge *e,
+                         const char *kind, wire_edge *we)
+{
+  memset(we, 0, sizeof *we);
+  we->kind = kind;
+  we->name = alua_graph_ename(g, e, &we->name_len);
+  if (e->has_index) {
+    we->has_index = 1;
+    we->index = e->key.i;
+  } else if (e->ktype != WIRE_V_NONE) {
+    we->key.type = (enum wire_vtype)e->ktype;
+    memcpy(&we->key.u, &e->key, sizeof e->key);
+  }
+  we->value.type = (enum wire_vtype)e->vtype;
+  memcpy(&we->value.u, &e->val, sizeof e->val);
+}
+
+/* The hash is fed what the writer fed: a kept value is the one value its
+** text spelled, and there is one spelling per value (docs/protocol.md
+** section 7), so formatting it again gives the bytes that were read. */
 void alua_graph_hash_hex(const alua_graph *g, char out[17])
 {
-  wire_hash_hex(&g->hash, out);
+  wire_hash h;
+  uint64_t ok = 0;
+  wire_hash_init(&h);
+  for (uint64_t id = 0; id < g->nnodes; id++) {
+    const alua_gnode *n = &g->nodes[id];
+    alua_ninfo in;
+    wire_node nd;
+    alua_graph_node(g, id, &in);
+    memset(&nd, 0, sizeof nd);
+    nd.id = id;
+    nd.kind = n->kind == ALUA_N_OTHER ? in.kind_text : nkind_names[n->kind];
+    nd.type = in.type; nd.type_len = in.type_len;
+    nd.name = in.name; nd.name_len = in.name_len;
+    nd.has_value = (in.has & ALUA_HAS_VALUE) != 0;
+    nd.value = in.value; nd.value_len = in.value_len;
+    nd.has_payload = (in.has & ALUA_HAS_PAYLOAD) != 0;
+    nd.payload = in.payload; nd.payload_len = in.payload_len;
+    nd.mode = in.mode;
+    nd.status = in.status;
+    nd.source = in.src; nd.source_len = in.src_len;
+    nd.has_line = (in.has & ALUA_HAS_LINE) != 0;
+    nd.line = in.line;
+    wire_hash_node(&h, &nd);
+    const alua_gedge *e = g->edges + n->edge0;
+    for (uint64_t k = n->edge0; k < n->edge0 + n->nedges; k++, e++) {
+      const char *kind;
+      wire_edge we;
+      if (e->kind != ALUA_E_OTHER) {
+        kind = ekind_names[e->kind];
+      } else {
+        size_t len;
+        /* okinds are in edge order: the next one is this edge's */
+        assert(ok < g->nokinds && g->okinds[ok].edge == k);
+        alua_gedge named = {.name = g->okinds[ok++].text};
+        kind = alua_graph_ename(g, &named, &len);
+      }
+      edge_as_read(g, e, kind, &we);
+      wire_hash_edge(&h, &we);
+    }
+  }
+  wire_hash_hex(&h, out);
+}
+
+int alua_graph_check_hash(const alua_graph *g, char *err, size_t errlen)
+{
+  char got[17];
+  if (!g->has_want) return 0;
+  alua_graph_hash_hex(g, got);
+  if (strcmp(got, g->want) != 0)
+    return fail(err, errlen, "hash mismatch: the records hash to %s but "
+                "the end message says %.40s; the snapshot was altered or "
+                "damaged, so nothing was loaded", got, g->want);
+  return 0;
+}
+
+/* A graph that is not sound is refused; if its hash does not check out
+** either, that is the cause worth reporting. */
+static int unsound(const alua_graph *g, char *err, size_t errlen)
+{
+  (void)alua_graph_check_hash(g, err, errlen);   /* rewords err if so */
+  return -1;
 }
 
 int alua_graph_finish(alua_graph *g, uint64_t nodes, uint64_t edges,
@@ -358,23 +475,21 @@ int alua_graph_finish(alua_graph *g, uint64_t nodes, uint64_t edges,
                 "%llu nodes and %llu edges, %llu and %llu arrived",
                 (unsigned long long)nodes, (unsigned long long)edges,
                 (unsigned long long)g->nnodes, (unsigned long long)g->nedges);
-  if (g->nnodes == 0 || g->nodes[0].kind != ALUA_N_ROOT)
-    return fail(err, errlen, "node 0 must be the root");
-  if (hash) {
-    char got[17];
-    wire_hash_hex(&g->hash, got);
-    if (strcmp(got, hash) != 0)
-      return fail(err, errlen, "hash mismatch: the records hash to %s but "
-                  "the end message says %.40s; the snapshot was altered or "
-                  "damaged, so nothing was loaded", got, hash);
+  g->has_want = hash != NULL;
+  if (hash) snprintf(g->want, sizeof g->want, "%s", hash);
+  if (g->nnodes == 0 || g->nodes[0].kind != ALUA_N_ROOT) {
+    fail(err, errlen, "node 0 must be the root");
+    return unsound(g, err, errlen);
   }
   for (uint64_t i = 0; i < g->nedges; i++) {
     const alua_gedge *e = &g->edges[i];
     if ((e->vtype == WIRE_V_REF && e->val.ref >= g->nnodes) ||
-        (e->ktype == WIRE_V_REF && e->key.ref >= g->nnodes))
-      return fail(err, errlen, "edge %llu refers to a node that does not "
-                  "exist (the graph has %llu nodes)", (unsigned long long)i,
-                  (unsigned long long)g->nnodes);
+        (e->ktype == WIRE_V_REF && e->key.ref >= g->nnodes)) {
+      fail(err, errlen, "edge %llu refers to a node that does not exist (the "
+           "graph has %llu nodes)", (unsigned long long)i,
+           (unsigned long long)g->nnodes);
+      return unsound(g, err, errlen);
+    }
   }
   g->finished = 1;
   return 0;

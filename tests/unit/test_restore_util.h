@@ -105,7 +105,9 @@ static inline int tr_on_message(void *ud, const wire_msg *m)
       wire_get_u64(it, "nodes", &nodes);
       wire_get_u64(it, "edges", &edges);
       const char *hash = wire_get(it, "hash", &len);
-      alua_graph_finish(r->g, nodes, edges, hash, r->err, sizeof r->err);
+      if (alua_graph_finish(r->g, nodes, edges, hash, r->err, sizeof r->err)
+          == 0)
+        alua_graph_check_hash(r->g, r->err, sizeof r->err);
       r->ended = 1;
     }
   }
