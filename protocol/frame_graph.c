@@ -26,19 +26,25 @@ static int as_cstring(int code) {
   return code == WIRE_C_K || code == WIRE_C_M || code == WIRE_C_ST;
 }
 
+/* Room on the stack for the C-string values of one record: kinds, modes
+** and statuses are short, so p->gview is needed only for odd records. */
+#define VIEW_SMALL 256
+
 /* A view of one element for the readers: names from the dictionary, and
 ** values where they lie in the body, except the few the readers use as C
-** strings (kinds, weak mode, status), copied with a NUL into p->gview. */
-static int view(wire_parser *p, const char *name, const frame_attr *fa, size_t na,
-                wire_attr_t *attrs, wire_elem *el) {
+** strings (kinds, weak mode, status), copied with a NUL into small, or
+** into p->gview if they do not fit. */
+static int view(wire_parser *p, char small[VIEW_SMALL], const char *name, const frame_attr *fa,
+                size_t na, wire_attr_t *attrs, wire_elem *el) {
   size_t i, need = 0;
-  char *o;
+  char *o = small;
   for (i = 0; i < na; i++)
-    if (as_cstring(fa[i].code))
-      need += fa[i].vlen + 1;
-  wire_buf_reset(&p->gview);
-  if (need > 0 && wire_buf_reserve(&p->gview, need) != 0) return -1;
-  o = p->gview.data;
+    if (as_cstring(fa[i].code)) need += fa[i].vlen + 1;
+  if (need > VIEW_SMALL) {
+    wire_buf_reset(&p->gview);
+    if (wire_buf_reserve(&p->gview, need) != 0) return -1;
+    o = p->gview.data;
+  }
   for (i = 0; i < na; i++) {
     wire_attr_t *a = &attrs[i];
     a->name = fa[i].code >= 0 ? fa[i].name : literal_name;
@@ -83,6 +89,7 @@ typedef struct scan {
 static int deliver(scan *sc, unsigned depth, const char *name, size_t nlen, int code,
                    const frame_attr *fa, size_t na) {
   wire_attr_t attrs[WIRE_FRAME_MAX_ATTRS];
+  char small[VIEW_SMALL];
   wire_elem el;
   const wire_graph_fns *f = sc->fns;
   const char *why = NULL;
@@ -94,7 +101,7 @@ static int deliver(scan *sc, unsigned depth, const char *name, size_t nlen, int 
     if (code != WIRE_C_N)
       return f->bad(sc->ud, WIRE_GRAPH_BAD_CHILD, element_name(lit, name, nlen, code),
                     "a graph batch holds only node elements <n>") != 0;
-    if (view(sc->p, name, fa, na, attrs, &el) != 0) return -1;
+    if (view(sc->p, small, name, fa, na, attrs, &el) != 0) return -1;
     if (wire_node_read(&el, &nd, &cont, &sc->p->gpay, &why) != 0) {
       if (sc->p->gpay.oom) return -1;
       return f->bad(sc->ud, WIRE_GRAPH_BAD_NODE, "n", why) != 0;
@@ -107,7 +114,7 @@ static int deliver(scan *sc, unsigned depth, const char *name, size_t nlen, int 
     wire_edge we;
     const char *vtext;
     size_t vlen;
-    if (view(sc->p, name, fa, na, attrs, &el) != 0) return -1;
+    if (view(sc->p, small, name, fa, na, attrs, &el) != 0) return -1;
     if (wire_edge_read_text(&el, &we, &vtext, &vlen, &why) != 0)
       return f->bad(sc->ud, WIRE_GRAPH_BAD_EDGE, "e", why) != 0;
     return f->edge(sc->ud, &we, vtext, vlen) != 0;
@@ -116,7 +123,7 @@ static int deliver(scan *sc, unsigned depth, const char *name, size_t nlen, int 
     wire_run run;
     wire_edge we;
     int r;
-    if (view(sc->p, name, fa, na, attrs, &el) != 0) return -1;
+    if (view(sc->p, small, name, fa, na, attrs, &el) != 0) return -1;
     if (wire_run_begin(&el, &run, &why) != 0) return f->bad(sc->ud, WIRE_GRAPH_BAD_EDGE, "r", why) != 0;
     while ((r = wire_run_next(&run, &we)) > 0)
       if (f->edge(sc->ud, &we, run.vtext, run.vlen) != 0) return 1;

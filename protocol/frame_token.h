@@ -25,10 +25,15 @@ static inline int frame_fail(frame_error *fe, enum wire_status code, size_t at,
   return -1;
 }
 
-/* LEB128 of at most 5 bytes (32 bits) at s[*i..n). */
+/* LEB128 of at most 5 bytes (32 bits) at s[*i..n). Most lengths in a batch
+** are one byte. */
 static inline int frame_read_len(const unsigned char *s, size_t n, size_t *i, size_t *out) {
   uint64_t v = 0;
   unsigned k;
+  if (*i < n && s[*i] < 0x80) {
+    *out = s[(*i)++];
+    return 0;
+  }
   for (k = 0; k < 5; k++) {
     unsigned c;
     if (*i >= n) return -1;
@@ -51,26 +56,14 @@ static inline int frame_name_char(unsigned c) {
   return frame_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
-/* A name token: a dictionary name (static, NUL-terminated; *code gets its
-** code) or a literal (*code = -1), which must be an ASCII XML name, so that
-** the tree renders as XML, and not a dictionary name, so that each name has
-** one spelling. */
-static inline int frame_read_name(const unsigned char *s, size_t n, size_t *i,
-                                  const char **name, size_t *len, int *code,
-                                  frame_error *fe) {
+/* The rest of frame_read_name: a literal name, or an error. */
+static int frame_read_literal(const unsigned char *s, size_t n, size_t *i, const char **name,
+                              size_t *len, int *code, frame_error *fe) {
   size_t at = *i, k;
   unsigned c;
   if (at >= n) return frame_fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
   c = s[at];
-  if (c & 0x80) {
-    if ((c & 0x7F) >= wire_frame_nnames)
-      return frame_fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
-    *code = (int)(c & 0x7F);
-    *name = wire_frame_names[*code];
-    *len = wire_frame_name_len[*code];
-    *i = at + 1;
-    return 0;
-  }
+  if (c & 0x80) return frame_fail(fe, WIRE_ESYNTAX, at, "name code not in the dictionary");
   if (c == 0) return frame_fail(fe, WIRE_ESYNTAX, at, "empty name");
   if (n - at - 1 < c) return frame_fail(fe, WIRE_ESYNTAX, at, "frame ends inside a name");
   if (!frame_name_start(s[at + 1]))
@@ -85,6 +78,25 @@ static inline int frame_read_name(const unsigned char *s, size_t n, size_t *i,
   *len = c;
   *i = at + 1 + c;
   return 0;
+}
+
+/* A name token: a dictionary name (static, NUL-terminated; *code gets its
+** code) or a literal (*code = -1), which must be an ASCII XML name, so that
+** the tree renders as XML, and not a dictionary name, so that each name has
+** one spelling. Codes are nearly every name of a graph batch: they are
+** read here, inline, and the rest out of line. */
+static inline int frame_read_name(const unsigned char *s, size_t n, size_t *i,
+                                  const char **name, size_t *len, int *code,
+                                  frame_error *fe) {
+  size_t at = *i;
+  if (at < n && (s[at] & 0x80) && (s[at] & 0x7Fu) < wire_frame_nnames) {
+    *code = s[at] & 0x7F;
+    *name = wire_frame_names[*code];
+    *len = wire_frame_name_len[*code];
+    *i = at + 1;
+    return 0;
+  }
+  return frame_read_literal(s, n, i, name, len, code, fe);
 }
 
 /* An attribute as it lies in the body. */

@@ -195,7 +195,7 @@ static wire_value vref(uint64_t r) {
 
 /* A batch with every kind of record and field the writers make. */
 static void write_batch(wire_buf *b) {
-  char bytes[256];
+  char bytes[256], longk[300];
   wire_node nd;
   wire_edge ed;
   wire_value v;
@@ -242,6 +242,16 @@ static void write_batch(wire_buf *b) {
   edge(b, "field", "late", vint(3));
   wire_node_close(b);
   node(b, 3, "a-kind-restore-does-not-know");
+  wire_node_close(b);
+  /* kinds that just fit the record reader's stack room, and longer ones,
+  ** which take the parser's buffer */
+  memset(longk, 'q', sizeof longk - 1);
+  longk[sizeof longk - 1] = '\0';
+  node(b, 4, longk + sizeof longk - 256);
+  edge(b, longk + sizeof longk - 256, NULL, vint(1));
+  wire_node_close(b);
+  node(b, 5, longk);
+  edge(b, longk, NULL, vint(2));
   wire_node_close(b);
   wire_close(b, "graph");
   wire_frame_end(b);
