@@ -104,18 +104,27 @@ int wire_num_parse_i64(const char *s, size_t n, int64_t *out) {
   return 0;
 }
 
+/* Each hex digit's value plus one; 0 for a byte that is not a digit. Every
+** node carries an address, so this is read once a record. */
+static const unsigned char hex_digit[256] = {
+  ['0'] = 0 + 1, ['1'] = 1 + 1, ['2'] = 2 + 1, ['3'] = 3 + 1, ['4'] = 4 + 1,
+  ['5'] = 5 + 1, ['6'] = 6 + 1, ['7'] = 7 + 1, ['8'] = 8 + 1, ['9'] = 9 + 1,
+  ['a'] = 10 + 1, ['b'] = 11 + 1, ['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1,
+  ['f'] = 15 + 1, ['A'] = 10 + 1, ['B'] = 11 + 1, ['C'] = 12 + 1, ['D'] = 13 + 1,
+  ['E'] = 14 + 1, ['F'] = 15 + 1,
+};
+
 int wire_num_parse_hex(const char *s, size_t n, uint64_t *out) {
   uint64_t v = 0;
+  unsigned bad = 0;
   size_t i;
   if (n == 0 || n > 16) return -1;
   for (i = 0; i < n; i++) {
-    unsigned c = (unsigned char)s[i], d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return -1;
-    v = v << 4 | d;
+    unsigned d = hex_digit[(unsigned char)s[i]];
+    bad |= d == 0;
+    v = v << 4 | ((d - 1) & 15);
   }
+  if (bad) return -1;
   *out = v;
   return 0;
 }

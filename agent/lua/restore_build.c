@@ -317,13 +317,24 @@ static void create_node(alua_build *b, uint64_t id)
   char why[160];
   int narr, nrec;
   if (b->role[id] == ALUA_ROLE_FRESH) return;
+  switch ((enum alua_nkind)b->g->nodes[id].kind) {
+  case ALUA_N_TABLE:                  /* most nodes: no field is needed */
+    table_sizes(b, id, &narr, &nrec);
+    lua_createtable(L, narr, nrec);
+    store(b, id);
+    return;
+  case ALUA_N_FUNCTION: case ALUA_N_UPVALUE:
+    return;                           /* closures come next, cells on demand */
+  default:
+    break;
+  }
   alua_graph_node(b->g, id, &in);
   switch ((enum alua_nkind)b->g->nodes[id].kind) {
   case ALUA_N_ROOT:
     luaL_error(L, "node %I: only node 0 may be the root", (lua_Integer)id);
     return;
-  case ALUA_N_FUNCTION: case ALUA_N_UPVALUE:
-    return;                           /* closures come next, cells on demand */
+  case ALUA_N_TABLE: case ALUA_N_FUNCTION: case ALUA_N_UPVALUE:
+    return;                           /* done above */
   case ALUA_N_STRING:
     if (!(in.has & ALUA_HAS_VALUE)) {
       push_holder(b, id, "the snapshot did not capture this string's bytes "
@@ -331,10 +342,6 @@ static void create_node(alua_build *b, uint64_t id)
       break;
     }
     lua_pushlstring(L, in.value, in.value_len);
-    break;
-  case ALUA_N_TABLE:
-    table_sizes(b, id, &narr, &nrec);
-    lua_createtable(L, narr, nrec);
     break;
   case ALUA_N_USERDATA:
     create_userdata(b, id, &in);

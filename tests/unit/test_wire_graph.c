@@ -381,6 +381,61 @@ static void test_bad_records_are_refused_with_a_reason(void **state) {
   expect_refused("<e k=\"index\" i=\"01\" v=\"nil\"/>", 1, "index");
 }
 
+/* Read <n i="1" k="t" a=addr> (addr of len bytes) as a node: 0 with *out,
+** or -1 as wire_node_read refuses it. */
+static int read_address(const char *addr, size_t len, uint64_t *out) {
+  wire_attr_t attrs[3] = {{"i", "1", 1}, {"k", "t", 1}, {"a", addr, len}};
+  wire_elem el;
+  wire_node n;
+  int cont;
+  const char *why = NULL;
+  memset(&el, 0, sizeof el);
+  el.name = "n";
+  el.attrs = attrs;
+  el.nattrs = 3;
+  el.text = "";
+  if (wire_node_read(&el, &n, &cont, NULL, &why) != 0) {
+    assert_non_null(strstr(why, "address"));
+    return -1;
+  }
+  assert_true(n.has_addr);
+  *out = n.addr;
+  return 0;
+}
+
+static void test_addresses_are_hex_digits_only(void **state) {
+  uint64_t v;
+  char s[17];
+  int c, at;
+  (void)state;
+  /* every byte alone: the hex digits, either case, and nothing else */
+  for (c = 0; c < 256; c++) {
+    char one = (char)c;
+    const char *digits = "0123456789abcdef", *upper = "ABCDEF", *d;
+    int want = (d = memchr(digits, c, 16)) != NULL && c != 0 ? (int)(d - digits)
+               : (d = memchr(upper, c, 6)) != NULL && c != 0 ? 10 + (int)(d - upper)
+               : -1;
+    if (want < 0) {
+      assert_int_equal(read_address(&one, 1, &v), -1);
+    } else {
+      assert_int_equal(read_address(&one, 1, &v), 0);
+      assert_int_equal(v, (uint64_t)want);
+    }
+  }
+  assert_int_equal(read_address("55d0C1a2B3c0", 12, &v), 0);
+  assert_true(v == UINT64_C(0x55d0c1a2b3c0));
+  assert_int_equal(read_address("ffffffffffffffff", 16, &v), 0);
+  assert_true(v == UINT64_MAX);
+  assert_int_equal(read_address("00000000000000001", 17, &v), -1);
+  assert_int_equal(read_address("", 0, &v), -1);
+  /* one bad byte anywhere spoils it */
+  for (at = 0; at < 16; at++) {
+    memset(s, '7', 16);
+    s[at] = at % 2 ? 'g' : '\0';
+    assert_int_equal(read_address(s, 16, &v), -1);
+  }
+}
+
 /* ---- amber-hash64 known answers --------------------------------------------- */
 
 static void test_hash_known_answers(void **state) {
@@ -517,6 +572,7 @@ int main(void) {
     cmocka_unit_test(test_node_and_edges_round_trip_with_every_field),
     cmocka_unit_test(test_node_written_is_what_the_documentation_shows),
     cmocka_unit_test(test_bad_records_are_refused_with_a_reason),
+    cmocka_unit_test(test_addresses_are_hex_digits_only),
     cmocka_unit_test(test_hash_known_answers),
     cmocka_unit_test(test_hash_of_full_node_matches_the_known_answer),
     cmocka_unit_test(test_documented_example_hashes_to_its_known_answer),
