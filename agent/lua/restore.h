@@ -283,6 +283,11 @@ enum alua_role {
 
 /* One restore in progress (restore_build.c, restore_bind.c). Lua objects
 ** live in tables on the stack, C arrays beside them are per node. */
+/* Field names kept as Lua strings while edges are set: most tables of a
+** heap share a few field names, and a lookup here is cheaper than
+** interning the name again. */
+#define ALUA_RECENT_NAMES 64
+
 typedef struct alua_build {
   lua_State *L;
   const alua_graph *g;
@@ -295,6 +300,8 @@ typedef struct alua_build {
   int placed;          /* stack index: the same, for those in use */
   int cellmaker;       /* stack index: returns a closure with a new cell */
   int holder_mt;       /* stack index: the placeholders' metatable */
+  int fieldnames;      /* stack index: Lua strings of recent field names */
+  struct { const char *s; size_t len; } recent[ALUA_RECENT_NAMES];
   uint8_t *role;       /* enum alua_role per node */
   uint64_t *aux;       /* per node: upvalue owner, proto number, or for a
                           fresh table 1 if all its tables are the host's */

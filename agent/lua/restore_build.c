@@ -476,6 +476,27 @@ static void create_closure(alua_build *b, uint64_t id)
   store(b, id);
 }
 
+/* Push a field name as a Lua string, from the recent ones if it is there. */
+static void push_field_name(alua_build *b, const char *s, size_t len)
+{
+  lua_State *L = b->L;
+  if (len == 0 || len > 40) {         /* past Lua's short strings */
+    lua_pushlstring(L, s, len);
+    return;
+  }
+  unsigned slot = (unsigned)(len * 31 + (unsigned char)s[0] * 7 +
+                             (unsigned char)s[len - 1]) % ALUA_RECENT_NAMES;
+  if (b->recent[slot].len == len && memcmp(b->recent[slot].s, s, len) == 0) {
+    lua_rawgeti(L, b->fieldnames, slot + 1);
+    return;
+  }
+  lua_pushlstring(L, s, len);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, b->fieldnames, slot + 1);
+  b->recent[slot].s = s;
+  b->recent[slot].len = len;
+}
+
 static void set_key_value(alua_build *b, int t, const alua_gedge *e,
                           uint64_t id)
 {
@@ -485,7 +506,7 @@ static void set_key_value(alua_build *b, int t, const alua_gedge *e,
   switch (e->kind) {
   case ALUA_E_FIELD:
     s = alua_graph_ename(b->g, e, &len);
-    lua_pushlstring(L, s, len);
+    push_field_name(b, s, len);
     break;
   case ALUA_E_INDEX:
     lua_pushinteger(L, (lua_Integer)e->key.i);
@@ -682,6 +703,8 @@ static int build_main(lua_State *L)
   lua_pushstring(L, "amber.placeholder");
   lua_setfield(L, -2, "__name");
   b->holder_mt = lua_gettop(L);
+  lua_createtable(L, ALUA_RECENT_NAMES, 0);
+  b->fieldnames = lua_gettop(L);
 
   alua_bind_plan(b);
   for (uint64_t id = 1; id < g->nnodes; id++) create_node(b, id);
