@@ -50,7 +50,8 @@ static int view(wire_parser *p, char small[VIEW_SMALL], const char *name, const 
     a->name = fa[i].code >= 0 ? fa[i].name : literal_name;
     a->len = fa[i].vlen;
     if (as_cstring(fa[i].code)) {
-      memcpy(o, fa[i].value, fa[i].vlen);
+      /* a few bytes: a loop beats a call to memcpy */
+      for (size_t k = 0; k < fa[i].vlen; k++) o[k] = fa[i].value[k];
       o[fa[i].vlen] = '\0';
       a->value = o;
       o += fa[i].vlen + 1;

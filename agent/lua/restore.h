@@ -149,6 +149,9 @@ int alua_graph_finish(alua_graph *g, uint64_t nodes, uint64_t edges,
 int alua_graph_check_hash(const alua_graph *g, char *err, size_t errlen);
 /* Decode node id's own fields into out. */
 void alua_graph_node(const alua_graph *g, uint64_t id, alua_ninfo *out);
+/* Node id's value v (a string's bytes), or NULL if it has none; the
+** one field alua_graph_node would give, found without the others. */
+const char *alua_graph_value(const alua_graph *g, uint64_t id, size_t *len);
 /* An edge's name, or NULL; *len gets its length. */
 const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
                              size_t *len);

@@ -325,6 +325,14 @@ static void create_node(alua_build *b, uint64_t id)
     return;
   case ALUA_N_FUNCTION: case ALUA_N_UPVALUE:
     return;                           /* closures come next, cells on demand */
+  case ALUA_N_STRING: {
+    size_t len;
+    const char *v = alua_graph_value(b->g, id, &len);
+    if (!v) break;                    /* a placeholder, below */
+    lua_pushlstring(L, v, len);
+    store(b, id);
+    return;
+  }
   default:
     break;
   }
@@ -335,13 +343,9 @@ static void create_node(alua_build *b, uint64_t id)
     return;
   case ALUA_N_TABLE: case ALUA_N_FUNCTION: case ALUA_N_UPVALUE:
     return;                           /* done above */
-  case ALUA_N_STRING:
-    if (!(in.has & ALUA_HAS_VALUE)) {
-      push_holder(b, id, "the snapshot did not capture this string's bytes "
-                  "(too long)");
-      break;
-    }
-    lua_pushlstring(L, in.value, in.value_len);
+  case ALUA_N_STRING:                 /* one without its bytes */
+    push_holder(b, id, "the snapshot did not capture this string's bytes "
+                "(too long)");
     break;
   case ALUA_N_USERDATA:
     create_userdata(b, id, &in);

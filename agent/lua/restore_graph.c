@@ -28,10 +28,16 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
   return -1;
 }
 
-/* Kinds by their first letter, then the whole word: this runs for every
-** record, and a string compare per candidate costs more than the rest of
-** reading an edge. */
-#define IS(k, w) (strcmp((k), (w)) == 0)
+/* Kinds by their first letter, then the rest of the word, compared here:
+** this runs for every record, and a call to strcmp per candidate costs
+** more than the rest of storing an edge. */
+static int same(const char *a, const char *b)
+{
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+#define IS(k, w) same((k), (w))
 
 static enum alua_nkind nkind_of(const char *k)
 {
@@ -206,6 +212,27 @@ void alua_graph_node(const alua_graph *g, uint64_t id, alua_ninfo *out)
     p += 4 + len;
   }
   if (mask & ALUA_HAS_LINE) memcpy(&out->line, p, 8);
+}
+
+const char *alua_graph_value(const alua_graph *g, uint64_t id, size_t *len)
+{
+  assert(id < g->nnodes);
+  const char *p = g->fields.data + g->nodes[id].fields;
+  uint16_t mask;
+  uint32_t n;
+  memcpy(&mask, p, 2);
+  p += 2;
+  if (!(mask & ALUA_HAS_VALUE)) return NULL;
+  /* the fields before it, in their order (as alua_graph_node reads them) */
+  static const unsigned before[] = {ALUA_HAS_KIND, ALUA_HAS_TYPE, ALUA_HAS_NAME};
+  for (unsigned i = 0; i < 3; i++) {
+    if (!(mask & before[i])) continue;
+    memcpy(&n, p, 4);
+    p += 4 + n;
+  }
+  memcpy(&n, p, 4);
+  *len = n;
+  return p + 4;
 }
 
 /* Kind, mode and status are short NUL-terminated words, and the decoder

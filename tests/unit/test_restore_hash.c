@@ -143,6 +143,19 @@ static void test_hash_from_records_is_the_writers(void **state)
   alua_graph_hash_hex(&b.g, got);
   wire_hash_hex(&b.h, want);
   assert_string_equal(got, want);
+  /* a value found alone is the one all fields decoded give */
+  for (uint64_t id = 0; id < b.g.nnodes; id++) {
+    alua_ninfo in;
+    size_t len = 99;
+    const char *v = alua_graph_value(&b.g, id, &len);
+    alua_graph_node(&b.g, id, &in);
+    if (!(in.has & ALUA_HAS_VALUE)) {
+      assert_null(v);
+      continue;
+    }
+    assert_ptr_equal(v, in.value);
+    assert_int_equal(len, in.value_len);
+  }
   assert_int_equal(alua_graph_finish(&b.g, 4, b.g.nedges, want, b.err,
                                      sizeof b.err), 0);
   assert_int_equal(alua_graph_check_hash(&b.g, b.err, sizeof b.err), 0);
