@@ -153,8 +153,14 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t size)
 static void put_field(wire_buf *b, const void *p, size_t n)
 {
   uint32_t len = (uint32_t)n;
-  wire_buf_put(b, &len, 4);
-  wire_buf_put(b, p, n);
+  if (wire_buf_reserve(b, 4 + n) != 0) return;   /* b->oom tells */
+  char *o = b->data + b->len;
+  memcpy(o, &len, 4);
+  if (n <= 16)                        /* names are short: no call */
+    for (size_t i = 0; i < n; i++) o[4 + i] = ((const char *)p)[i];
+  else
+    memcpy(o + 4, p, n);
+  b->len += 4 + n;
 }
 
 static int encode_fields(alua_graph *g, const wire_node *nd, const char *kind)
