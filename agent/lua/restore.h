@@ -123,11 +123,11 @@ void alua_graph_free(alua_graph *g);
 int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen);
 /* The same, one record at a time, as a graph consumer of the parser gets
 ** them (wire_parser_graph): a node (cont: more edges of the last one), then
-** its edges; vtext is the value's canonical text, or NULL. 0 or -1. */
+** its edges. 0 or -1. */
 int alua_graph_add_node(alua_graph *g, const wire_node *nd, int cont,
                         char *err, size_t errlen);
-int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
-                        size_t vlen, char *err, size_t errlen);
+int alua_graph_add_edge(alua_graph *g, const wire_edge *we, char *err,
+                        size_t errlen);
 /* Word a node or an edge that could not be read (why) into err, as
 ** alua_graph_add does. Return -1. */
 int alua_graph_bad_node(const alua_graph *g, const char *why, char *err,

@@ -270,13 +270,9 @@ static int name_add(alua_graph *g, const char *s, size_t n, uint32_t *at)
   return g->names.oom ? -1 : 0;
 }
 
-int alua_graph_add_edge(alua_graph *g, const wire_edge *we, const char *vtext,
-                        size_t vlen, char *err, size_t errlen)
+int alua_graph_add_edge(alua_graph *g, const wire_edge *we, char *err,
+                        size_t errlen)
 {
-  /* The value's text is not kept: the hash is taken from the records
-  ** (alua_graph_hash_hex), which hold the value it spells exactly. */
-  (void)vtext;
-  (void)vlen;
   if (g->nnodes == 0)
     return fail(err, errlen, "an edge before any node");
   uint64_t node = g->nnodes - 1;
@@ -387,7 +383,7 @@ int alua_graph_add(alua_graph *g, const wire_elem *n, char *err, size_t errlen)
   int r;
   wire_edges_begin(n, &it);
   while ((r = wire_edges_next(&it, &we)) > 0)
-    if (alua_graph_add_edge(g, &we, it.vtext, it.vlen, err, errlen)) return -1;
+    if (alua_graph_add_edge(g, &we, err, errlen)) return -1;
   if (r < 0) return alua_graph_bad_edge(g, it.why, err, errlen);
   return 0;
 }

@@ -27,7 +27,7 @@ static void add_node(both *b, const wire_node *n)
 static void add_edge(both *b, const wire_edge *e)
 {
   wire_hash_edge(&b->h, e);
-  if (alua_graph_add_edge(&b->g, e, NULL, 0, b->err, sizeof b->err))
+  if (alua_graph_add_edge(&b->g, e, b->err, sizeof b->err))
     fail_msg("edge refused: %s", b->err);
 }
 
