@@ -36,8 +36,12 @@ try {
   await page.click("form.inline button");
   await page.waitForURL(/#\/s\/\d+\/n\/\d+$/);
   await page.getByText("Retainers").waitFor();
+  // The node's edges arrive after its heading: wait for the string itself
+  // (as text, which is the point), for a while, before judging.
+  const payload = "<img src=x onerror=alert(1)>";
+  await page.locator("main").getByText(payload).first().waitFor({ timeout: 10000 }).catch(() => {});
   const body = await page.locator("main").innerText();
-  check(body.includes("<img src=x onerror=alert(1)>"), "a VM string with HTML in it is shown as text");
+  check(body.includes(payload), "a VM string with HTML in it is shown as text");
   check(await page.locator("main img").count() === 0, "no element was made from VM data");
   check(dialogs === 0, "no script from VM data ran");
 
