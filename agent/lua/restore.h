@@ -158,8 +158,10 @@ const char *alua_graph_ename(const alua_graph *g, const alua_gedge *e,
 /* The content hash of the records (docs/protocol.md section 7), as 16
 ** hex digits: the same bytes the writer fed, rebuilt from what is kept. */
 void alua_graph_hash_hex(const alua_graph *g, char out[17]);
-/* The wire spelling of a node kind restore knows ("table"…; "other"). */
+/* The wire spelling of a node or edge kind restore knows ("table",
+** "field"…; "other" for the rest). */
 const char *alua_nkind_name(enum alua_nkind k);
+const char *alua_ekind_name(enum alua_ekind k);
 
 /* Append g's canonical form to out: nodes numbered breadth-first from the
 ** root along edges sorted by label, ids, addresses and sizes left out, so

@@ -152,16 +152,6 @@ static void put_field(wire_buf *o, const char *tag, const char *p, size_t n,
   put_bytes(o, p, n);
 }
 
-static const char *const nkinds[] = {
-  "root", "table", "function", "proto", "cfunction", "upvalue", "string",
-  "userdata", "thread", "frame", "exit", "stub"
-};
-static const char *const ekinds[] = {
-  "root", "field", "index", "key", "metatable", "upvalue", "value",
-  "prototype", "uservalue", "frame", "function", "local", "vararg", "stack",
-  "environment", "internal", "other"
-};
-
 static void put_value(wire_buf *o, uint8_t type, const alua_scalar *s,
                       const int64_t *num)
 {
@@ -195,7 +185,7 @@ static void write_node(const alua_graph *g, uint64_t id, const int64_t *num,
   alua_graph_node(g, id, &in);
   uint8_t k = g->nodes[id].kind;
   snprintf(t, sizeof t, "#%" PRId64 " %s", num[id],
-           k < ALUA_N_OTHER ? nkinds[k] : in.kind_text ? in.kind_text : "?");
+           k < ALUA_N_OTHER ? alua_nkind_name(k) : in.kind_text ? in.kind_text : "?");
   wire_buf_puts(o, t);
   put_field(o, "t", in.type, in.type_len, (in.has & ALUA_HAS_TYPE) != 0);
   put_field(o, "nm", in.name, in.name_len, (in.has & ALUA_HAS_NAME) != 0);
@@ -272,7 +262,7 @@ int alua_graph_canon(const alua_graph *g, wire_buf *out)
       const alua_gedge *e = se[j].e;
       char t[48];
       wire_buf_puts(out, "  ");
-      wire_buf_puts(out, ekinds[e->kind]);
+      wire_buf_puts(out, alua_ekind_name(e->kind));
       if (se[j].name) {
         wire_buf_puts(out, " n=");
         put_bytes(out, se[j].name, se[j].name_len);

@@ -108,12 +108,17 @@ static const char *const nkind_names[] = {
 static const char *const ekind_names[] = {
   "root", "field", "index", "key", "metatable", "upvalue", "value",
   "prototype", "uservalue", "frame", "function", "local", "vararg", "stack",
-  "environment", "internal"
+  "environment", "internal", "other"
 };
 
 const char *alua_nkind_name(enum alua_nkind k)
 {
   return (unsigned)k <= ALUA_N_OTHER ? nkind_names[k] : "other";
+}
+
+const char *alua_ekind_name(enum alua_ekind k)
+{
+  return (unsigned)k <= ALUA_E_OTHER ? ekind_names[k] : "other";
 }
 
 void alua_graph_init(alua_graph *g, uint64_t max_nodes, uint64_t max_edges)
