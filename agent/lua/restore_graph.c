@@ -198,6 +198,12 @@ static int encode_fields(alua_graph *g, const wire_node *nd, const char *kind)
   return 0;
 }
 
+/* The length-prefixed fields in the order encode_fields writes them. */
+static const unsigned field_order[] = {ALUA_HAS_KIND, ALUA_HAS_TYPE,
+                                       ALUA_HAS_NAME, ALUA_HAS_VALUE,
+                                       ALUA_HAS_PAYLOAD, ALUA_HAS_MODE,
+                                       ALUA_HAS_STATUS, ALUA_HAS_SRC};
+
 void alua_graph_node(const alua_graph *g, uint64_t id, alua_ninfo *out)
 {
   assert(id < g->nnodes);
@@ -211,11 +217,8 @@ void alua_graph_node(const alua_graph *g, uint64_t id, alua_ninfo *out)
                         &out->payload, &out->mode, &out->status, &out->src};
   size_t *lens[] = {NULL, &out->type_len, &out->name_len, &out->value_len,
                     &out->payload_len, NULL, NULL, &out->src_len};
-  static const unsigned bits[] = {ALUA_HAS_KIND, ALUA_HAS_TYPE, ALUA_HAS_NAME,
-                                  ALUA_HAS_VALUE, ALUA_HAS_PAYLOAD,
-                                  ALUA_HAS_MODE, ALUA_HAS_STATUS, ALUA_HAS_SRC};
   for (unsigned i = 0; i < 8; i++) {
-    if (!(mask & bits[i])) continue;
+    if (!(mask & field_order[i])) continue;
     uint32_t len;
     memcpy(&len, p, 4);
     *dst[i] = p + 4;
@@ -234,10 +237,8 @@ const char *alua_graph_value(const alua_graph *g, uint64_t id, size_t *len)
   memcpy(&mask, p, 2);
   p += 2;
   if (!(mask & ALUA_HAS_VALUE)) return NULL;
-  /* the fields before it, in their order (as alua_graph_node reads them) */
-  static const unsigned before[] = {ALUA_HAS_KIND, ALUA_HAS_TYPE, ALUA_HAS_NAME};
-  for (unsigned i = 0; i < 3; i++) {
-    if (!(mask & before[i])) continue;
+  for (unsigned i = 0; field_order[i] != ALUA_HAS_VALUE; i++) {
+    if (!(mask & field_order[i])) continue;   /* skip the fields before it */
     memcpy(&n, p, 4);
     p += 4 + n;
   }
