@@ -276,6 +276,37 @@ static void stop(server *s) {
   unlink(p);
 }
 
+/* CPU time the process has used, in clock ticks (utime + stime). */
+static long long cpu_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f) fclose(f);
+  buf[n] = 0;
+  /* fields 14 and 15, counted after the command name's closing paren */
+  char *p = strrchr(buf, ')');
+  long long ut = 0, st = 0;
+  if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st);
+  return ut + st;
+}
+
+/* Wait until the server has finished the background work of the last
+** snapshot (indexing and analysis in its workers): its CPU time stops
+** growing for 100 ms. Returns the ms waited. Each measured snapshot then
+** starts on an idle server, as a snapshot taken by a person would. */
+static double wait_idle(const server *s) {
+  double t0 = now_ms();
+  long long last = cpu_ticks(s->pid);
+  for (int still = 0; still < 2 && now_ms() - t0 < 60000;) {
+    sleep_ms(50);
+    long long now = cpu_ticks(s->pid);
+    still = now == last ? still + 1 : 0;
+    last = now;
+  }
+  return now_ms() - t0 - 100;
+}
+
 /* Snapshots listed (up to one page of 10000). */
 static int64_t stored_count(const server *s) {
   json_doc *d;
@@ -401,30 +432,34 @@ int main(int argc, char **argv) {
     server s;
     start(&s, amber, lua_path, wl);
     long idle_kb = vm_hwm_kb(s.pid);
-    double t[9], tr[9];
+    double t[9], tr[9], bg[9];
     for (int r = 0; r < wl->runs; r++) {
       t[r] = one(&s, &nodes);
+      bg[r] = wait_idle(&s);
       forget_all(&s);
     }
     for (int r = 0; r < wl->runs; r++) {
       tr[r] = replay(&s, capture);
+      wait_idle(&s);
       forget_all(&s);
     }
     long peak_kb = vm_hwm_kb(s.pid);
     stop(&s);
     unlink(capture);
-    double e2e = median(t, wl->runs), rep = median(tr, wl->runs);
+    double e2e = median(t, wl->runs), rep = median(tr, wl->runs), back = median(bg, wl->runs);
     printf("RESULT name=%s metric=time value=%.1f unit=ms baseline=%.1f target=3 "
            "better=lower\n", wl->name, e2e, pause);
     printf("RESULT name=%s_server_path metric=time value=%.1f unit=ms baseline=%.1f\n",
            wl->name, rep, imp);
+    printf("RESULT name=%s_background metric=time value=%.1f unit=ms\n", wl->name, back);
     printf("RESULT name=%s metric=peak_rss value=%.1f unit=MB baseline=%.1f\n", wl->name,
            peak_kb / 1024.0, idle_kb / 1024.0);
     fprintf(stderr, "bench_e2e: %s: %llu nodes stored (%llu walked here); end to end "
             "%.1f ms = %.2fx the VM pause of %.1f ms; the same bytes replayed into "
-            "the server %.1f ms, imported from a file %.1f ms; server peak RSS %.1f "
+            "the server %.1f ms, imported from a file %.1f ms; indexed and analysed "
+            "in the background within %.0f ms after; server peak RSS %.1f "
             "MB (idle %.1f MB)\n", wl->name, (unsigned long long)nodes,
-            (unsigned long long)vm_nodes, e2e, e2e / pause, pause, rep, imp,
+            (unsigned long long)vm_nodes, e2e, e2e / pause, pause, rep, imp, back,
             peak_kb / 1024.0, idle_kb / 1024.0);
     fflush(stdout);
   }

@@ -192,6 +192,7 @@ void api_snapshot_json(json_writer *w, const store_snapshot *s) {
   json_kv_uint(w, "edges", s->edges);
   json_kv_uint(w, "bytes", s->bytes);
   json_kv_str(w, "hash", s->hash);
+  json_kv_bool(w, "indexed", s->indexed);
   json_kv_bytes(w, "error", s->error, s->error_len);
   json_kv_bytes(w, "traceback", s->traceback, s->traceback_len);
   json_object_end(w);

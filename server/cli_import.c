@@ -16,7 +16,8 @@ static const char usage[] =
   "\n"
   "Import a capture file (`amber-lua --capture`, a crash capture, or any\n"
   "recording of a machine's stream; `-` reads stdin). Prints the ids of the\n"
-  "snapshots stored, one per line. A damaged capture keeps the snapshots\n"
+  "snapshots stored, one per line, then builds their lookup indexes\n"
+  "(retainers, addresses, types). A damaged capture keeps the snapshots\n"
   "completed before the damage and nothing of the broken one.\n"
   "\n"
   "  --db FILE      default $AMBER_DB or amber.db (created if missing)\n"
@@ -53,6 +54,15 @@ int cli_import(int argc, char **argv) {
             : store_import_file(st, file, &ids, &nids, cli_progress_cb, (void *)"import");
   cli_progress_end();
   for (size_t i = 0; i < nids; i++) printf("%" PRId64 "\n", ids[i]);
+  /* the lookup indexes now, as the server builds them after a commit */
+  for (size_t i = 0; i < nids; i++) {
+    int ix = store_index(st, ids[i], cli_progress_cb, (void *)"index");
+    cli_progress_end();
+    if (ix != STORE_OK)
+      fprintf(stderr, "amber: snapshot %" PRId64 " is stored but not indexed (%s); "
+              "retainers and searches read it whole until `amber serve` "
+              "indexes it\n", ids[i], store_errmsg(st));
+  }
   if (s != STORE_OK) {
     rc = cli_store_error(st, s, file);
     if (nids)

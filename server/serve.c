@@ -129,8 +129,9 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
 
 /* ---- analysing new snapshots ------------------------------------------ */
 
-/* analysis_prepare of a snapshot just stored, so that the viewer's first
-** summary, top list or dominator view reads kept results. */
+/* The lookup indexes (store_index) and analysis_prepare of a snapshot just
+** stored, so that retainers and searches use the indexes and the viewer's
+** first summary, top list or dominator view reads kept results. */
 typedef struct prepare_job {
   serve_job job;               /* first: the pool's part */
   int64_t snap;
@@ -144,6 +145,17 @@ typedef struct prepare_job {
 static void prepare_run(serve_job *sj, store *st) {
   prepare_job *j = (prepare_job *)sj;
   uint64_t t0 = serve_mono_ms();
+  j->status = store_index(st, j->snap, NULL, NULL);
+  if (j->status == STORE_ENOTFOUND) {
+    /* deleted before its turn came: nothing to index or analyse */
+    j->status = STORE_OK;
+    j->quiet = 1;
+    return;
+  }
+  if (j->status != STORE_OK) {
+    snprintf(j->err, sizeof j->err, "indexing: %s", store_errmsg(st));
+    return;
+  }
   j->status = analysis_prepare(st, j->snap, &j->computed, j->err, sizeof j->err);
   j->ms = serve_mono_ms() - t0;
   j->kept = j->status == STORE_OK && analysis_kept(st, j->snap);
@@ -181,6 +193,11 @@ static void on_stored(void *ud, int64_t snap) {
   j->snap = snap;
   j->quiet = sv->o->quiet;
   serve_work_queue(sv->work, &j->job, 1);
+}
+
+static int queue_unindexed(void *ud, const store_snapshot *snap) {
+  if (!snap->indexed) on_stored(ud, snap->id);
+  return 0;
 }
 
 /* A worker finished a job: wake the loop (from the worker's thread). */
@@ -285,6 +302,9 @@ int serve_run(const serve_options *o) {
   char err[512];
   sv.work = serve_work_start(o->db_path, o->workers, wake_loop, &sv, err, sizeof err);
   if (!sv.work) { fprintf(stderr, "amber serve: %s\n", err); goto out; }
+  /* snapshots left unindexed (migrated, or the server stopped before it
+  ** got to them) are indexed in the background like new ones */
+  store_snapshots(sv.reader, 0, 0, 0, queue_unindexed, &sv);
   if (!listen_on(&sv, "machines", o->machine_host, o->machine_port,
                  machine_protocols, 1) ||
       !listen_on(&sv, "http", o->http_host, o->http_port, serve_http_protocols, 0))

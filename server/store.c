@@ -24,6 +24,8 @@ typedef struct store_migration {
   int version;
   const char *what;
   const char *sql;
+  int (*convert)(store *s);  /* then this, if the data must be rewritten */
+  const char *after;         /* then this SQL, if any */
 } store_migration;
 
 static const store_migration migrations[] = {
@@ -75,13 +77,13 @@ static const store_migration migrations[] = {
    " target INTEGER NOT NULL,"
    " pos INTEGER NOT NULL,"
    " src INTEGER NOT NULL,"
-   " PRIMARY KEY(target, pos)) WITHOUT ROWID;"},
+   " PRIMARY KEY(target, pos)) WITHOUT ROWID;", NULL, NULL},
   {2, "requested roots and exits, crash info, nodes by type name",
    "ALTER TABLE snapshots ADD COLUMN roots TEXT NOT NULL DEFAULT '';"
    "ALTER TABLE snapshots ADD COLUMN exits TEXT NOT NULL DEFAULT '';"
    "ALTER TABLE snapshots ADD COLUMN error BLOB;"
    "ALTER TABLE snapshots ADD COLUMN traceback BLOB;"
-   "CREATE INDEX nodes_type ON nodes(type) WHERE type IS NOT NULL;"},
+   "CREATE INDEX nodes_type ON nodes(type) WHERE type IS NOT NULL;", NULL, NULL},
   {3, "address and type indexes keyed by snapshot first, one index for the"
       " rare kinds",
    "DROP INDEX nodes_addr;"
@@ -93,7 +95,32 @@ static const store_migration migrations[] = {
    "CREATE INDEX nodes_addr ON nodes(rid >> 40, addr) WHERE addr IS NOT NULL;"
    "CREATE INDEX nodes_type ON nodes(rid >> 40, type) WHERE type IS NOT NULL;"
    "CREATE INDEX nodes_rare ON nodes(kind, rid) WHERE kind = 'thread' OR"
-   " kind = 'frame' OR kind = 'exit' OR kind = 'stub';"},
+   " kind = 'frame' OR kind = 'exit' OR kind = 'stub';", NULL, NULL},
+  {4, "nodes packed in pages, edges in chunks spanning nodes, lookup indexes"
+      " built after the commit",
+   "CREATE TABLE pages("
+   " rid INTEGER PRIMARY KEY,"
+   " n INTEGER NOT NULL,"
+   " e0 INTEGER NOT NULL,"
+   " data BLOB NOT NULL);"
+   "CREATE TABLE chunks("
+   " rid INTEGER PRIMARY KEY,"
+   " n INTEGER NOT NULL,"
+   " data BLOB NOT NULL);"
+   "ALTER TABLE snapshots ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;"
+   "CREATE TABLE addrs("
+   " snap INTEGER NOT NULL, addr INTEGER NOT NULL, id INTEGER NOT NULL,"
+   " PRIMARY KEY(snap, addr, id)) WITHOUT ROWID;"
+   "CREATE TABLE types("
+   " snap INTEGER NOT NULL, type BLOB NOT NULL, id INTEGER NOT NULL,"
+   " PRIMARY KEY(snap, type, id)) WITHOUT ROWID;"
+   "CREATE TABLE kinds("
+   " snap INTEGER NOT NULL, kind TEXT NOT NULL, id INTEGER NOT NULL,"
+   " PRIMARY KEY(snap, kind, id)) WITHOUT ROWID;",
+   store_migrate_v4,
+   "DROP TABLE nodes;"
+   "DROP TABLE edges;"
+   "ALTER TABLE chunks RENAME TO edges;"},
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -221,7 +248,11 @@ static int migrate(store *s) {
   for (int i = 0; !rc && i < NMIGRATIONS; i++) {
     assert(migrations[i].version == i + 1);
     if (migrations[i].version <= version) continue;
-    int src = sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, NULL);
+    const store_migration *m = &migrations[i];
+    int src = sqlite3_exec(s->db, m->sql, NULL, NULL, NULL);
+    if (src == SQLITE_OK && m->convert && (rc = m->convert(s))) break;
+    if (src == SQLITE_OK && m->after)
+      src = sqlite3_exec(s->db, m->after, NULL, NULL, NULL);
     if (src != SQLITE_OK) {
       char doing[160];
       snprintf(doing, sizeof doing, "migrating to schema version %d (%s)",
@@ -243,22 +274,13 @@ static int migrate(store *s) {
   return rc;
 }
 
-/* The ingest's statements, prepared once: they run per node, per chunk
-** and per reference, millions of times. */
-_Static_assert(STORE_BATCH_ROWS * (NC_EDGES + 1) <= 999,
-               "a batch of node rows fits SQLite's oldest limit on parameters");
+/* The ingest's statements, prepared once. */
 static int prepare_writes(store *s) {
-  int rc = store_batch_prepare(s, &s->node_rows,
-      "INSERT OR FAIL INTO nodes(" STORE_NODE_COLS ", edges)", NC_EDGES + 1,
-      "storing nodes");
-  if (!rc) rc = store_batch_prepare(s, &s->ref_rows,
-      "INSERT OR IGNORE INTO refs(target, pos, src)", 3, "storing references");
-  if (!rc) {
-    s->ins_chunk = store_prepare(s,
-        "INSERT INTO edges(rid, src, n, data) VALUES(?1,?2,?3,?4)");
-    if (!s->ins_chunk) rc = STORE_ESQL;
-  }
-  return rc;
+  s->ins_page = store_prepare(s,
+      "INSERT INTO pages(rid, n, e0, data) VALUES(?1,?2,?3,?4)");
+  s->ins_chunk = s->ins_page ? store_prepare(s,
+      "INSERT INTO edges(rid, n, data) VALUES(?1,?2,?3)") : NULL;
+  return s->ins_chunk ? STORE_OK : STORE_ESQL;
 }
 
 int store_open(store **out, const char *path, unsigned flags, char *err,
@@ -317,8 +339,7 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
 void store_close(store *s) {
   if (!s) return;
   store_ingests_detach(s);
-  store_batch_finalize(&s->node_rows);
-  store_batch_finalize(&s->ref_rows);
+  sqlite3_finalize(s->ins_page);
   sqlite3_finalize(s->ins_chunk);
   sqlite3_close(s->db);
   free(s->path);

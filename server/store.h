@@ -16,7 +16,7 @@ struct sqlite3;
 
 /* The schema version this amber writes (PRAGMA user_version). Older
 ** databases are migrated on open; newer ones are refused. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Node ids and edge positions within one snapshot are below 2^40; a
 ** store holds snapshot ids below 2^23 (docs/store.md, "Row keys"). */
@@ -99,6 +99,7 @@ typedef struct store_snapshot {
   char hash[17];                   /* content hash, 16 hex digits */
   const char *error; size_t error_len;         /* crash: error value, or NULL */
   const char *traceback; size_t traceback_len; /* crash: traceback, or NULL */
+  int indexed;                     /* its lookup indexes are built */
   void *mem_;                      /* owned copy (store_snapshot_get only) */
 } store_snapshot;
 
@@ -288,6 +289,15 @@ int store_resolve(store *s, int64_t snap, const char *path, size_t len,
 ** frames as its `frame` edges list them (innermost first). The error and
 ** traceback of a crash are in its store_snapshot. */
 int store_frames(store *s, int64_t snap, store_frame_fn fn, void *ud);
+
+/* The lookup indexes of a snapshot (its retainers, nodes by address, by
+** type, the rare kinds): 1 if built. Queries answer either way, by reading
+** the snapshot in order until they are. */
+int store_indexed(store *s, int64_t snap);
+/* Build them (amber serve does after each commit, amber import after
+** importing). The rows collect in a temporary table first, so the write
+** lock is held only briefly at a time. progress may be NULL. */
+int store_index(store *s, int64_t snap, store_progress_fn progress, void *ud);
 
 /* Every node in id order, each followed by its edges in order: the
 ** snapshot exactly as it was received. Either callback may be NULL.

@@ -1,8 +1,8 @@
 /*
 ** store_chunk.c
-** Edges are stored packed, many to a row: a node's first edges inline in
-** its row, the rest in chunk rows. This file holds the byte format (see
-** docs/store.md, "Packed edges") and a checked decoder.
+** Edges are stored packed, many to a chunk row, in the order they arrived.
+** This file holds their byte format (see docs/store.md, "Packed edges"), a
+** checked decoder, and the varints both packed formats use.
 */
 #include <assert.h>
 #include <string.h>
@@ -22,7 +22,7 @@ enum { T_NONE, T_NIL, T_FALSE, T_TRUE, T_INT, T_FLOAT, T_REF };
 #define F_NAME 1u
 #define F_INDEX 2u
 
-static void put_varint(wire_buf *b, uint64_t v) {
+void store_put_varint(wire_buf *b, uint64_t v) {
   unsigned char t[10];
   size_t n = 0;
   do {
@@ -30,14 +30,6 @@ static void put_varint(wire_buf *b, uint64_t v) {
     v >>= 7;
   } while (v);
   wire_buf_put(b, t, n);
-}
-
-static uint64_t zigzag(int64_t v) {
-  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t u) {
-  return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
 static unsigned vtype(const wire_value *v) {
@@ -57,7 +49,7 @@ static void put_value(wire_buf *b, const wire_value *v) {
   uint64_t bits;
   switch (v->type) {
   case WIRE_V_INT:
-    put_varint(b, zigzag(v->u.i));
+    store_put_varint(b, store_zigzag(v->u.i));
     break;
   case WIRE_V_FLOAT:
     /* The 64 bits, little-endian: NaN, -0.0 and inf stay exact. */
@@ -66,7 +58,7 @@ static void put_value(wire_buf *b, const wire_value *v) {
     wire_buf_put(b, t, 8);
     break;
   case WIRE_V_REF:
-    put_varint(b, v->u.ref);
+    store_put_varint(b, v->u.ref);
     break;
   default:
     break;
@@ -90,33 +82,40 @@ void store_edge_encode(wire_buf *b, const wire_edge *e) {
   wire_buf_put(b, head, 1);
   if (!code) {
     size_t n = strlen(e->kind);
-    put_varint(b, n);
+    store_put_varint(b, n);
     wire_buf_put(b, e->kind, n + 1); /* with its NUL: decoded in place */
   }
   wire_buf_put(b, head + 1, 1);
   if (e->name) {
-    put_varint(b, e->name_len);
+    store_put_varint(b, e->name_len);
     wire_buf_put(b, e->name, e->name_len);
   }
-  if (e->has_index) put_varint(b, zigzag(e->index));
+  if (e->has_index) store_put_varint(b, store_zigzag(e->index));
   put_value(b, &e->key);
   put_value(b, &e->value);
 }
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static int get_varint(store_chunk *c, uint64_t *v) {
+int store_get_varint(const unsigned char **p, const unsigned char *end,
+                     uint64_t *v) {
   uint64_t r = 0;
+  const unsigned char *q = *p;
   for (int shift = 0; shift < 64; shift += 7) {
-    if (c->p >= c->end) return -1;
-    unsigned char b = *c->p++;
+    if (q >= end) return -1;
+    unsigned char b = *q++;
     r |= (uint64_t)(b & 0x7f) << shift;
     if (!(b & 0x80)) {
       *v = r;
+      *p = q;
       return 0;
     }
   }
   return -1;
+}
+
+static int get_varint(store_chunk *c, uint64_t *v) {
+  return store_get_varint(&c->p, c->end, v);
 }
 
 static int get_value(store_chunk *c, unsigned t, wire_value *v) {
@@ -132,7 +131,7 @@ static int get_value(store_chunk *c, unsigned t, wire_value *v) {
   case T_INT:
     if (get_varint(c, &u)) return -1;
     v->type = WIRE_V_INT;
-    v->u.i = unzigzag(u);
+    v->u.i = store_unzigzag(u);
     return 0;
   case T_FLOAT:
     if (c->end - c->p < 8) return -1;
@@ -188,7 +187,7 @@ int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
   }
   if (flags & F_INDEX) {
     if (get_varint(c, &n)) goto short_data;
-    e->index = unzigzag(n);
+    e->index = store_unzigzag(n);
     e->has_index = 1;
   }
   unsigned kt = flags >> 2 & 7, vt = flags >> 5 & 7;

@@ -22,23 +22,17 @@ _Static_assert(STORE_MAX_IDS == (uint64_t)1 << STORE_SHIFT,
 _Static_assert(STORE_MAX_SNAPSHOTS == (int64_t)1 << (63 - STORE_SHIFT),
                "row keys stay positive");
 
-/* Packed edges (store_chunk.c): at most this many edges inline in their
-** node's row, and per chunk row after that; a chunk also ends once it
-** holds this many bytes. */
-#define STORE_INLINE_EDGES 64
+/* Packed nodes (store_page.c): a page row holds up to this many
+** consecutive nodes, and ends early once it holds this many bytes (a node
+** bigger than that has a page to itself). */
+#define STORE_PAGE_NODES 256
+#define STORE_PAGE_BYTES 65536
+
+/* Packed edges (store_chunk.c): a chunk row holds up to this many
+** consecutive edges, of one node or many, and ends early once it holds
+** this many bytes. */
 #define STORE_CHUNK_EDGES 4096
 #define STORE_CHUNK_BYTES 65536
-
-/* Node columns, small ones first so that reading them never walks the
-** overflow pages of big values, payloads or packed edges. */
-#define STORE_NODE_COLS \
-  "rid, kind, size, addr, mode, status, line, e0, en, type, name, source, " \
-  "value, payload"
-#define STORE_NODE_COLS_LIGHT \
-  "rid, kind, size, addr, mode, status, line, e0, en, type, name, source, " \
-  "NULL, NULL"
-enum { NC_RID, NC_KIND, NC_SIZE, NC_ADDR, NC_MODE, NC_STATUS, NC_LINE, NC_E0,
-       NC_EN, NC_TYPE, NC_NAME, NC_SOURCE, NC_VALUE, NC_PAYLOAD, NC_EDGES };
 
 /* ---- multi-row inserts (store_batch.c) ---- */
 
@@ -94,10 +88,9 @@ struct store {
   store_ingest *writer;
   store_ingest *wait_head, *wait_tail;
   int draining;             /* guards store_writer_release against reentry */
-  /* The writer's inserts, prepared once: node and reference rows in
-  ** batches, chunk rows (few and big) one at a time. */
-  store_batch node_rows;
-  store_batch ref_rows;
+  /* The writer's inserts, prepared once: page and chunk rows are few
+  ** and big, so one at a time. */
+  sqlite3_stmt *ins_page;
   sqlite3_stmt *ins_chunk;
 };
 
@@ -122,19 +115,68 @@ int64_t store_now_ms(void);
 int store_snapshot_counts(store *s, int64_t snap, uint64_t *nodes,
                           uint64_t *edges);
 
-/* Read a node row selected with STORE_NODE_COLS (or _LIGHT) into *out;
-** pointers borrow from the statement. next_e0 is the first edge position
-** of the next node (or the snapshot's edge count). Returns STORE_OK or
-** STORE_ECORRUPT with the message set on s. */
-int store_read_node(store *s, sqlite3_stmt *st, int64_t snap,
-                    uint64_t next_e0, store_node *out);
-/* First edge position of node id (its e0), or the edge count if id ==
-** nodes. Returns STORE_OK, or an error set on s. */
-int store_node_e0(store *s, int64_t snap, uint64_t id, uint64_t nodes,
-                  uint64_t edges, uint64_t *e0);
 /* STORE_ECORRUPT with a message naming the row. */
 int store_corrupt(store *s, int64_t snap, const char *what, uint64_t id,
                   const char *why);
+
+/* ---- varints (store_chunk.c), shared by the packed formats ---- */
+
+/* Append v as a LEB128 varint. */
+void store_put_varint(wire_buf *b, uint64_t v);
+/* Read a varint at *p (before end) into *v; -1 if it is cut short. */
+int store_get_varint(const unsigned char **p, const unsigned char *end,
+                     uint64_t *v);
+/* Signed integers as varints: 0, -1, 1, -2 … become 0, 1, 2, 3 …. */
+static inline uint64_t store_zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t store_unzigzag(uint64_t u) {
+  return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* ---- packed nodes (store_page.c) ---- */
+
+/* Append node n in the packed node format, with room for its edge count,
+** which is not known until its last edge: returns where that goes. */
+#define STORE_NEDGES_ROOM 6
+size_t store_node_encode(wire_buf *b, const wire_node *n);
+/* Write the edge count of the node encoded last in b, at `at`. */
+void store_node_set_edges(wire_buf *b, size_t at, uint64_t nedges);
+
+/* A decoder over the count nodes of a page row, the first being node
+** `first` whose first edge is at position e0. */
+typedef struct store_page {
+  const unsigned char *p, *end;
+  uint64_t left;
+  uint64_t id;            /* the next node's id */
+  uint64_t e0;            /* and its first edge's position */
+} store_page;
+void store_page_init(store_page *pg, const void *p, size_t n, uint64_t first,
+                     uint64_t count, uint64_t e0);
+/* Decode the next node (pg->left > 0) into *out, its strings pointing into
+** the page; *e0 is its first edge's position. Returns 0, or -1 with the
+** reason in *why. */
+int store_page_next(store_page *pg, store_node *out, uint64_t *e0,
+                    const char **why);
+
+/* Random access to one snapshot's nodes: the page last read stays loaded,
+** so nearby lookups cost no query. */
+typedef struct store_pages {
+  store *s;
+  int64_t snap;
+  uint64_t nodes, edges;  /* the snapshot's counts */
+  sqlite3_stmt *st;       /* the loaded page's row */
+  int loaded;
+  uint64_t first, count, e0;
+  store_page at;          /* decoding position within the loaded page */
+} store_pages;
+/* Open on a committed snapshot (STORE_ENOTFOUND if there is none). */
+int store_pages_open(store_pages *p, store *s, int64_t snap);
+/* Node id (< nodes) into *out, borrowing from the page until the next call;
+** *e0 is its first edge's position. STORE_OK or an error set on s. */
+int store_pages_node(store_pages *p, uint64_t id, store_node *out,
+                     uint64_t *e0);
+void store_pages_close(store_pages *p);
 
 /* ---- packed edges (store_chunk.c) ---- */
 
@@ -151,23 +193,36 @@ void store_chunk_init(store_chunk *c, const void *p, size_t n, uint64_t count);
 ** Returns 0, or -1 with the reason in *why. */
 int store_chunk_next(store_chunk *c, wire_edge *e, const char **why);
 
-/* The edges of one node, in order, from its row and its chunk rows
+/* The edges of one node, in order, from the chunk rows that hold them
 ** (store_edges.c). */
 typedef struct store_ecur {
   store *s;
   int64_t snap;
-  uint64_t node, e0, nedges, en;
+  uint64_t node, e0, nedges;
   uint64_t pos;          /* position of the next edge */
-  sqlite3_stmt *nst;     /* the node row, whose inline edges are decoded */
-  sqlite3_stmt *cst;     /* its chunk rows */
+  sqlite3_stmt *cst;     /* chunk rows from the one holding pos on */
   store_chunk c;
 } store_ecur;
-/* Position a cursor at edge seq `skip` of node `node`. */
+/* Position a cursor at edge seq `skip` of the nedges edges of node `node`,
+** the first at position e0 (store_pages_node tells both). */
 int store_ecur_open(store_ecur *c, store *s, int64_t snap, uint64_t node,
-                    uint64_t nodes, uint64_t edges, uint64_t skip);
+                    uint64_t e0, uint64_t nedges, uint64_t skip);
+/* The same, looking the node up first. */
+int store_ecur_open_node(store_ecur *c, store *s, int64_t snap, uint64_t node,
+                         uint64_t skip);
 /* The next edge into *out (*got = 1), or the end (*got = 0). */
 int store_ecur_next(store_ecur *c, store_edge *out, int *got);
 void store_ecur_close(store_ecur *c);
+
+/* 1 if snapshot snap is committed (state complete). */
+int store_snapshot_exists(store *s, int64_t snap);
+/* Delete the index rows of snapshot snap (store_index.c), inside the
+** caller's transaction. */
+int store_index_drop(store *s, int64_t snap);
+
+/* Rewrite a version-3 database's nodes and edges in the packed formats of
+** version 4 (store_migrate.c), inside the migration's transaction. */
+int store_migrate_v4(store *s);
 
 /* Writer hand-over between ingests of one store (store_ingest.c). */
 void store_writer_release(store *s);

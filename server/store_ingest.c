@@ -79,10 +79,6 @@ static char *dup_bytes(const char *p, size_t n) {
 static void finish_txn(store_ingest *in, int commit, int *rc) {
   store *s = in->s;
   assert(s->writer == in);
-  /* on_end flushed the batches before committing; anything left is from
-  ** a snapshot being rolled back */
-  store_batch_clear(&s->node_rows);
-  store_batch_clear(&s->ref_rows);
   if (commit) {
     int src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (src != SQLITE_OK) {
@@ -219,7 +215,10 @@ static int on_begin(store_ingest *in, const wire_elem *e) {
   snprintf(in->wire_id, sizeof in->wire_id, "%s", id);
   in->nodes = in->edges = in->bytes = in->max_ref = in->batch = 0;
   in->has_cur = 0;
-  in->pending = in->written = 0;
+  in->pending = 0;
+  in->pcount = in->ccount = in->cstart = 0;
+  wire_buf_reset(&in->pbuf);
+  wire_buf_reset(&in->cbuf);
   in->snap = 0;
   wire_hash_init(&in->hash);
   if (s->writer && s->writer != in) return store_ingest_spool_begin(in, e);
@@ -303,119 +302,74 @@ static int belongs(store_ingest *in, const wire_elem *e, int *rc) {
   return -1;
 }
 
-/* Keep a copy of node n's fields: its edges may continue in a later
-** batch, after the parser has freed this one. */
-static int pend_node(store_ingest *in, const wire_node *n) {
-  size_t kind = strlen(n->kind) + 1, mode = n->mode ? strlen(n->mode) + 1 : 0,
-         status = n->status ? strlen(n->status) + 1 : 0;
-  size_t need = kind + mode + status + n->type_len + n->name_len +
-                n->value_len + n->payload_len + n->source_len;
-  wire_buf *b = &in->nbuf;
-  wire_buf_reset(b);
-  if (wire_buf_reserve(b, need + 1)) return STORE_ENOMEM;
-  wire_node *p = &in->pnode;
-  *p = *n;
-#define KEEP(field, size) \
-  if (n->field) { p->field = b->data + b->len; wire_buf_put(b, n->field, size); }
-  KEEP(kind, kind)
-  KEEP(mode, mode)
-  KEEP(status, status)
-  KEEP(type, n->type_len)
-  KEEP(name, n->name_len)
-  KEEP(value, n->value_len)
-  KEEP(payload, n->payload_len)
-  KEEP(source, n->source_len)
-#undef KEEP
-  assert(b->len == need && !b->oom);
-  in->pending = 1;
-  in->written = 0;
-  wire_buf_reset(&in->cbuf);
-  in->cstart = in->edges;
-  in->ccount = 0;
+/* Store the page of packed nodes: they are all complete. */
+static int flush_page(store_ingest *in) {
+  if (!in->pcount) return STORE_OK;
+  if (in->pbuf.oom) return STORE_ENOMEM;
+  sqlite3_stmt *st = in->s->ins_page;
+  sqlite3_bind_int64(st, 1, store_rid(in->snap, in->pfirst));
+  sqlite3_bind_int64(st, 2, (int64_t)in->pcount);
+  sqlite3_bind_int64(st, 3, (int64_t)in->pe0);
+  sqlite3_bind_blob64(st, 4, in->pbuf.data, in->pbuf.len, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return store_fail_sql(in->s, rc, "storing nodes");
+  wire_buf_reset(&in->pbuf);
+  in->pcount = 0;
   return STORE_OK;
 }
 
-/* Store the packed edges collected so far: inline with the node's row if
-** that is not yet stored, else as a chunk row. */
-static int flush_edges(store_ingest *in) {
-  const void *data = in->cbuf.len ? in->cbuf.data : "";
-  int rc;
+/* Store the chunk of packed edges. */
+static int flush_chunk(store_ingest *in) {
+  if (!in->ccount) return STORE_OK;
   if (in->cbuf.oom) return STORE_ENOMEM;
-  if (!in->written) {
-    /* the node's row, with its first edges, joins the batch of rows */
-    const wire_node *n = &in->pnode;
-    store *s = in->s;
-    store_batch *b = &s->node_rows;
-    if ((rc = store_batch_row(s, b, in->nbuf.len + in->cbuf.len))) return rc;
-    store_batch_int(b, store_rid(in->snap, n->id));
-    store_batch_text(b, n->kind);
-    if (n->has_size) store_batch_int(b, (int64_t)n->size);
-    else store_batch_null(b);
-    if (n->has_addr) store_batch_int(b, (int64_t)n->addr);
-    else store_batch_null(b);
-    store_batch_text(b, n->mode);
-    store_batch_text(b, n->status);
-    if (n->has_line) store_batch_int(b, n->line);
-    else store_batch_null(b);
-    store_batch_int(b, (int64_t)in->cstart);
-    store_batch_int(b, (int64_t)in->ccount);
-    store_batch_blob(b, n->type, n->type_len);
-    store_batch_blob(b, n->name, n->name_len);
-    store_batch_blob(b, n->source, n->source_len);
-    store_batch_blob(b, n->has_value ? (n->value ? n->value : "") : NULL, n->value_len);
-    store_batch_blob(b, n->has_payload ? (n->payload ? n->payload : "") : NULL,
-                     n->payload_len);
-    store_batch_blob(b, in->ccount ? data : NULL, in->cbuf.len);
-    if ((rc = store_batch_row_end(s, b))) return rc;
-    in->written = 1;
-  } else if (in->ccount) {
-    sqlite3_stmt *st = in->s->ins_chunk;
-    sqlite3_bind_int64(st, 1, store_rid(in->snap, in->cstart));
-    sqlite3_bind_int64(st, 2, (int64_t)in->cur);
-    sqlite3_bind_int64(st, 3, (int64_t)in->ccount);
-    sqlite3_bind_blob64(st, 4, data, in->cbuf.len, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store_fail_sql(in->s, rc, "storing edges");
-  }
+  sqlite3_stmt *st = in->s->ins_chunk;
+  sqlite3_bind_int64(st, 1, store_rid(in->snap, in->cstart));
+  sqlite3_bind_int64(st, 2, (int64_t)in->ccount);
+  sqlite3_bind_blob64(st, 3, in->cbuf.data, in->cbuf.len, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return store_fail_sql(in->s, rc, "storing edges");
   wire_buf_reset(&in->cbuf);
   in->cstart = in->edges;
   in->ccount = 0;
   return STORE_OK;
 }
 
-/* The current node is complete: store what is left of it. */
-static int finish_node(store_ingest *in) {
-  if (!in->pending) return STORE_OK;
-  int rc = !in->written || in->ccount ? flush_edges(in) : STORE_OK;
+/* The current node has all its edges: write their count into its record. */
+static void finish_node(store_ingest *in) {
+  if (!in->pending) return;
+  store_node_set_edges(&in->pbuf, in->nedges_at, in->edges - in->ne0);
   in->pending = 0;
-  return rc;
 }
 
-/* A reference edge: its target can now find it (retainers). */
-static int insert_ref(store_ingest *in, const wire_value *v) {
-  store_batch *b = &in->s->ref_rows;
-  int rc = store_batch_row(in->s, b, 0);
-  if (rc) return rc;
-  store_batch_int(b, store_rid(in->snap, v->u.ref));
-  store_batch_int(b, store_rid(in->snap, in->edges));
-  store_batch_int(b, (int64_t)in->cur);
-  return store_batch_row_end(in->s, b);
+/* Add node n to the page, which is stored first if n would not fit. */
+static int pend_node(store_ingest *in, const wire_node *n) {
+  size_t about = n->type_len + n->name_len + n->value_len + n->payload_len +
+                 n->source_len + 64;
+  if (in->pcount == STORE_PAGE_NODES ||
+      (in->pcount && in->pbuf.len + about > STORE_PAGE_BYTES)) {
+    int rc = flush_page(in);
+    if (rc) return rc;
+  }
+  if (!in->pcount) {
+    in->pfirst = n->id;
+    in->pe0 = in->edges;
+  }
+  in->nedges_at = store_node_encode(&in->pbuf, n);
+  if (in->pbuf.oom) return STORE_ENOMEM;
+  in->pcount++;
+  in->pending = 1;
+  in->ne0 = in->edges;
+  return STORE_OK;
 }
 
 static int add_edge(store_ingest *in, const wire_edge *e) {
-  int rc = STORE_OK;
-  if (e->value.type == WIRE_V_REF && e->value.u.ref < STORE_MAX_IDS)
-    rc = insert_ref(in, &e->value);
-  if (!rc && e->key.type == WIRE_V_REF && e->key.u.ref < STORE_MAX_IDS &&
-      !(e->value.type == WIRE_V_REF && e->value.u.ref == e->key.u.ref))
-    rc = insert_ref(in, &e->key);
-  if (rc) return rc;
   store_edge_encode(&in->cbuf, e);
   in->ccount++;
   in->edges++;
-  uint64_t max = in->written ? STORE_CHUNK_EDGES : STORE_INLINE_EDGES;
-  if (in->ccount >= max || in->cbuf.len >= STORE_CHUNK_BYTES) return flush_edges(in);
+  if (in->ccount >= STORE_CHUNK_EDGES || in->cbuf.len >= STORE_CHUNK_BYTES)
+    return flush_chunk(in);
   return STORE_OK;
 }
 
@@ -451,8 +405,8 @@ static int on_node(store_ingest *in, const wire_elem *ne, uint64_t k) {
       return ingest_fail(in, STORE_ELIMIT, "snapshot %s has more than %llu "
                          "nodes; nothing was stored", in->wire_id,
                          (unsigned long long)STORE_MAX_IDS);
-    int rc = finish_node(in);
-    if (!rc) rc = pend_node(in, &node);
+    finish_node(in);
+    int rc = pend_node(in, &node);
     if (rc == STORE_ENOMEM) snprintf(in->s->err, sizeof in->s->err, "out of memory");
     if (rc) return ingest_fail(in, rc, "snapshot %s: %s", in->wire_id, in->s->err);
     wire_hash_node(&in->hash, &node);
@@ -542,8 +496,8 @@ static int on_end(store_ingest *in, const wire_elem *e) {
                        "nothing was stored", in->wire_id,
                        (unsigned long long)(in->max_ref - 1),
                        (unsigned long long)in->nodes);
-  if (!(rc = finish_node(in)) && !(rc = store_batch_flush(in->s, &in->s->node_rows)))
-    rc = store_batch_flush(in->s, &in->s->ref_rows);
+  finish_node(in);
+  if (!(rc = flush_page(in))) rc = flush_chunk(in);
   if (rc)
     return ingest_fail(in, rc, "snapshot %s: %s", in->wire_id,
                        rc == STORE_ENOMEM ? "out of memory" : in->s->err);
@@ -764,7 +718,7 @@ store_ingest *store_ingest_new(store *s, const store_machine_info *machine) {
   in->m_pid = -1;
   wire_buf_init(&in->scratch);
   wire_buf_init(&in->sbuf);
-  wire_buf_init(&in->nbuf);
+  wire_buf_init(&in->pbuf);
   wire_buf_init(&in->cbuf);
   if (machine && store_ingest_set_machine(in, machine)) {
     free(in);
@@ -786,7 +740,7 @@ void store_ingest_release_memory(store_ingest *in) {
   if (in->spool) fclose(in->spool);
   wire_buf_free(&in->scratch);
   wire_buf_free(&in->sbuf);
-  wire_buf_free(&in->nbuf);
+  wire_buf_free(&in->pbuf);
   wire_buf_free(&in->cbuf);
   free(in->m_name);
   free(in->m_vm);

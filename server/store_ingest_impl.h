@@ -49,11 +49,14 @@ struct store_ingest {
   uint64_t cur; int has_cur;       /* last node, for continuations */
   wire_hash hash;
   wire_buf scratch;                /* decoded payloads */
-  /* The current node waits for its first edges, which go inline in its
-  ** row; then its edges collect into chunk rows. */
-  wire_node pnode;                 /* fields, pointing into nbuf */
-  wire_buf nbuf;
-  int pending, written;            /* a node is current; its row is stored */
+  /* Nodes collect packed in a page, edges in a chunk; each is stored as
+  ** one row when full. The current node's edge count is written into its
+  ** record when its last edge has arrived. */
+  wire_buf pbuf;                   /* packed nodes not yet stored */
+  uint64_t pfirst, pcount, pe0;    /* first node, count, its first edge */
+  int pending;                     /* the last node in pbuf is current */
+  size_t nedges_at;                /* where its edge count goes */
+  uint64_t ne0;                    /* its first edge's position */
   wire_buf cbuf;                   /* packed edges not yet stored */
   uint64_t cstart, ccount;         /* first position and count in cbuf */
   char err[512];

@@ -67,7 +67,7 @@ static int find_edge(walker *w, uint64_t node, const edge_query *q,
   store_ecur c;
   store_edge e, fallback;
   int got = 1, found = 0, have_fallback = 0;
-  int rc = store_ecur_open(&c, w->s, w->snap, node, w->nodes, w->edges, 0);
+  int rc = store_ecur_open_node(&c, w->s, w->snap, node, 0);
   while (!rc && !found && (rc = store_ecur_next(&c, &e, &got)) == STORE_OK && got) {
     if (!matches(q, &e.e)) continue;
     if (q->prefer_index && strcmp(e.e.kind, "index")) {

@@ -13,7 +13,7 @@
 #define SNAPSHOT_COLS \
   "s.id, s.machine, m.name, s.wire_id, s.label, s.vm, s.version, s.time," \
   " s.stored, s.reason, s.roots, s.exits, s.nodes, s.edges, s.bytes," \
-  " s.hash, s.error, s.traceback"
+  " s.hash, s.error, s.traceback, s.indexed"
 
 /* SQLite's LIMIT -1 means no limit. */
 static int64_t sql_limit(uint64_t limit) {
@@ -58,6 +58,7 @@ static void read_snapshot(sqlite3_stmt *st, store_snapshot *o) {
   snprintf(o->hash, sizeof o->hash, "%s", col_text(st, 15));
   o->error = col_blob(st, 16, &o->error_len);
   o->traceback = col_blob(st, 17, &o->traceback_len);
+  o->indexed = sqlite3_column_int(st, 18) == 1;
 }
 
 /* Step st, handing each row to per_row; shared loop of every query. */
@@ -165,9 +166,12 @@ int store_snapshot_delete(store *s, int64_t id) {
   int src = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (src != SQLITE_OK) return store_fail_sql(s, src, "deleting a snapshot");
   const char *sql[] = {
-    "DELETE FROM nodes WHERE rid BETWEEN ?1 AND ?2",
+    "DELETE FROM pages WHERE rid BETWEEN ?1 AND ?2",
     "DELETE FROM edges WHERE rid BETWEEN ?1 AND ?2",
     "DELETE FROM refs WHERE target BETWEEN ?1 AND ?2",
+    "DELETE FROM addrs WHERE snap = ?3",
+    "DELETE FROM types WHERE snap = ?3",
+    "DELETE FROM kinds WHERE snap = ?3",
     "DELETE FROM snapshots WHERE id = ?3",
     "DELETE FROM machines WHERE id NOT IN (SELECT machine FROM snapshots)"};
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++) {
@@ -230,23 +234,12 @@ static int no_node(store *s, int64_t snap, uint64_t id, uint64_t nodes) {
 
 int store_node_get(store *s, int64_t snap, uint64_t id, store_node *out) {
   memset(out, 0, sizeof *out);
-  uint64_t nodes, edges, e1;
-  int rc = store_snapshot_counts(s, snap, &nodes, &edges);
-  if (rc) return rc;
-  if (id >= nodes) return no_node(s, snap, id, nodes);
-  if ((rc = store_node_e0(s, snap, id + 1, nodes, edges, &e1))) return rc;
-  sqlite3_stmt *st = store_prepare(s,
-      "SELECT " STORE_NODE_COLS " FROM nodes WHERE rid=?1");
-  if (!st) return STORE_ESQL;
-  sqlite3_bind_int64(st, 1, store_rid(snap, id));
-  int src = sqlite3_step(st);
+  store_pages pg;
   store_node b;
-  if (src == SQLITE_ROW) rc = store_read_node(s, st, snap, e1, &b);
-  else if (src == SQLITE_DONE)
-    rc = store_fail(s, STORE_ECORRUPT, "snapshot %lld, node %llu: the row is "
-                    "missing; the database is damaged", (long long)snap,
-                    (unsigned long long)id);
-  else rc = store_fail_sql(s, src, "reading a node");
+  uint64_t e0;
+  int rc = store_pages_open(&pg, s, snap);
+  if (!rc && id >= pg.nodes) rc = no_node(s, snap, id, pg.nodes);
+  if (!rc) rc = store_pages_node(&pg, id, &b, &e0);
   if (!rc) {
     wire_node *n = &b.n;
     size_t need = strlen(n->kind) + n->type_len + n->name_len + n->value_len +
@@ -270,7 +263,7 @@ int store_node_get(store *s, int64_t snap, uint64_t id, store_node *out) {
       out->n.status = copy_out(&at, n->status, n->status ? strlen(n->status) : 0);
     }
   }
-  sqlite3_finalize(st);
+  store_pages_close(&pg);
   return rc;
 }
 
@@ -286,7 +279,7 @@ int store_children(store *s, int64_t snap, uint64_t id, uint64_t offset,
   if (rc) return rc;
   if (id >= nodes) return no_node(s, snap, id, nodes);
   store_ecur c;
-  rc = store_ecur_open(&c, s, snap, id, nodes, edges, offset);
+  rc = store_ecur_open_node(&c, s, snap, id, offset);
   for (uint64_t k = 0; !rc && (!limit || k < limit); k++) {
     store_edge e;
     int got;
@@ -297,55 +290,86 @@ int store_children(store *s, int64_t snap, uint64_t id, uint64_t offset,
   return rc;
 }
 
+static int refers_to(const wire_edge *e, uint64_t id) {
+  return (e->value.type == WIRE_V_REF && e->value.u.ref == id) ||
+         (e->key.type == WIRE_V_REF && e->key.u.ref == id);
+}
+
 /* The edge at position pos, which leaves node src, if it refers to id. */
-static int retainer(store *s, int64_t snap, uint64_t nodes, uint64_t edges,
-                    uint64_t id, uint64_t src, uint64_t pos, store_edge_fn fn,
-                    void *ud) {
-  uint64_t e0;
-  int rc = src < nodes ? store_node_e0(s, snap, src, nodes, edges, &e0)
-                       : store_corrupt(s, snap, "reference to node", id,
-                                       "it names no source node");
+static int retainer(store_pages *pg, uint64_t id, uint64_t src, uint64_t pos,
+                    store_edge_fn fn, void *ud) {
+  store *s = pg->s;
+  store_node n;
+  uint64_t e0 = 0;
+  int rc = src < pg->nodes ? store_pages_node(pg, src, &n, &e0)
+                           : store_corrupt(s, pg->snap, "reference to node", id,
+                                           "it names no source node");
   if (rc) return rc;
-  if (pos < e0)
-    return store_corrupt(s, snap, "reference to node", id, "it names an edge "
-                         "its source does not have");
+  if (pos < e0 || pos - e0 >= n.nedges)
+    return store_corrupt(s, pg->snap, "reference to node", id, "it names an "
+                         "edge its source does not have");
   store_ecur c;
   store_edge e;
   int got = 0;
-  rc = store_ecur_open(&c, s, snap, src, nodes, edges, pos - e0);
+  rc = store_ecur_open(&c, s, pg->snap, src, e0, n.nedges, pos - e0);
   if (!rc) rc = store_ecur_next(&c, &e, &got);
-  if (!rc && (!got || !((e.e.value.type == WIRE_V_REF && e.e.value.u.ref == id) ||
-                        (e.e.key.type == WIRE_V_REF && e.e.key.u.ref == id))))
-    rc = store_corrupt(s, snap, "reference to node", id, "its edge does not "
-                       "refer to it");
+  if (!rc && (!got || !refers_to(&e.e, id)))
+    rc = store_corrupt(s, pg->snap, "reference to node", id, "its edge does "
+                       "not refer to it");
   if (!rc && fn(ud, &e)) rc = store_fail(s, STORE_ESTOPPED, "stopped");
   store_ecur_close(&c);
   return rc;
 }
 
+/* Retainers without the index (not built yet): every edge, in order. */
+typedef struct retain_ctx {
+  uint64_t id, skip, limit, found;
+  store_edge_fn fn;
+  void *ud;
+} retain_ctx;
+
+static int retain_edge(void *ud, const store_edge *e) {
+  retain_ctx *c = ud;
+  if (!refers_to(&e->e, c->id)) return 0;
+  if (c->skip) {
+    c->skip--;
+    return 0;
+  }
+  if (c->fn(c->ud, e)) return 1;
+  return ++c->found == c->limit;
+}
+
 int store_retainers(store *s, int64_t snap, uint64_t id, uint64_t offset,
                     uint64_t limit, store_edge_fn fn, void *ud) {
-  uint64_t nodes, edges;
-  int rc = store_snapshot_counts(s, snap, &nodes, &edges);
-  if (rc) return rc;
-  if (id >= nodes) return no_node(s, snap, id, nodes);
+  store_pages pg;
+  int rc = store_pages_open(&pg, s, snap);
+  if (!rc && id >= pg.nodes) rc = no_node(s, snap, id, pg.nodes);
+  if (!rc && !store_indexed(s, snap)) {
+    retain_ctx c = {id, offset, limit, 0, fn, ud};
+    rc = store_scan(s, snap, STORE_SCAN_LIGHT, NULL, retain_edge, &c);
+    if (rc == STORE_ESTOPPED && c.limit && c.found == c.limit) rc = STORE_OK;
+    store_pages_close(&pg);
+    return rc;
+  }
   /* refs holds one row per edge that refers to a node, as value or key. */
-  sqlite3_stmt *st = store_prepare(s,
+  sqlite3_stmt *st = rc ? NULL : store_prepare(s,
       "SELECT pos, src FROM refs WHERE target = ?1 ORDER BY pos"
       " LIMIT ?2 OFFSET ?3");
-  if (!st) return STORE_ESQL;
-  sqlite3_bind_int64(st, 1, store_rid(snap, id));
-  sqlite3_bind_int64(st, 2, sql_limit(limit));
-  sqlite3_bind_int64(st, 3, sql_offset(offset));
-  int src;
-  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    uint64_t pos = (uint64_t)sqlite3_column_int64(st, 0) & (STORE_MAX_IDS - 1);
-    int64_t from = sqlite3_column_int64(st, 1);
-    rc = retainer(s, snap, nodes, edges, id, from < 0 ? UINT64_MAX : (uint64_t)from,
-                  pos, fn, ud);
+  if (!rc && !st) rc = STORE_ESQL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, store_rid(snap, id));
+    sqlite3_bind_int64(st, 2, sql_limit(limit));
+    sqlite3_bind_int64(st, 3, sql_offset(offset));
+    int src;
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+      uint64_t pos = (uint64_t)sqlite3_column_int64(st, 0) & (STORE_MAX_IDS - 1);
+      int64_t from = sqlite3_column_int64(st, 1);
+      rc = retainer(&pg, id, from < 0 ? UINT64_MAX : (uint64_t)from, pos, fn, ud);
+    }
+    if (!rc && src != SQLITE_DONE) rc = store_fail_sql(s, src, "finding retainers");
+    sqlite3_finalize(st);
   }
-  if (!rc && src != SQLITE_DONE) rc = store_fail_sql(s, src, "finding retainers");
-  sqlite3_finalize(st);
+  store_pages_close(&pg);
   return rc;
 }
 
@@ -353,70 +377,88 @@ int store_retainers(store *s, int64_t snap, uint64_t id, uint64_t offset,
 /* Search                                                              */
 /* ------------------------------------------------------------------ */
 
-typedef struct node_ctx {
-  store_node_fn fn;
-  void *ud;
-  int64_t snap;
-} node_ctx;
+static int prefix_of(const char *p, size_t n, const char *pre, size_t len) {
+  return p && n >= len && !memcmp(p, pre, len);
+}
 
-static int node_row(store *s, sqlite3_stmt *st, void *p) {
-  node_ctx *c = p;
-  store_node n;
-  /* the column after STORE_NODE_COLS: the next node's e0 */
-  int64_t next_e0 = sqlite3_column_int64(st, NC_EDGES);
-  int rc = store_read_node(s, st, c->snap, next_e0 < 0 ? 0 : (uint64_t)next_e0, &n);
-  if (rc) return rc;
-  if (c->fn(c->ud, &n)) return store_fail(s, STORE_ESTOPPED, "stopped");
-  return STORE_OK;
+static int wanted(const store_search *q, const wire_node *n) {
+  return !q ||
+         ((!q->kind || !strcmp(n->kind, q->kind)) &&
+          (!q->type || (n->type && n->type_len == q->type_len &&
+                        !memcmp(n->type, q->type, q->type_len))) &&
+          (!q->text || prefix_of(n->value, n->value_len, q->text, q->text_len) ||
+           prefix_of(n->name, n->name_len, q->text, q->text_len)) &&
+          (!q->has_addr || (n->has_addr && n->addr == q->addr)));
+}
+
+/* The lookup index that narrows q best, as a query for candidate ids in
+** order from `first`; NULL if none applies (then every node is one). */
+static sqlite3_stmt *candidates(store *s, int64_t snap, const store_search *q,
+                                uint64_t first, int *rc) {
+  static const char *const rare[] = {"thread", "frame", "exit", "stub"};
+  const char *table = NULL;
+  *rc = STORE_OK;
+  if (!q || !store_indexed(s, snap)) return NULL;
+  if (q->has_addr) table = "addrs WHERE snap = ?1 AND addr = ?2";
+  else if (q->type) table = "types WHERE snap = ?1 AND type = ?2";
+  for (size_t i = 0; !table && q->kind && i < sizeof rare / sizeof *rare; i++)
+    if (!strcmp(q->kind, rare[i])) table = "kinds WHERE snap = ?1 AND kind = ?2";
+  if (!table) return NULL;
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT id FROM %s AND id >= ?3 ORDER BY id", table);
+  sqlite3_stmt *st = store_prepare(s, sql);
+  if (!st) {
+    *rc = STORE_ESQL;
+    return NULL;
+  }
+  sqlite3_bind_int64(st, 1, snap);
+  if (q->has_addr) sqlite3_bind_int64(st, 2, (int64_t)q->addr);
+  else if (q->type)
+    sqlite3_bind_blob64(st, 2, q->type_len ? q->type : "", q->type_len, SQLITE_STATIC);
+  else sqlite3_bind_text(st, 2, q->kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)(first > INT64_MAX ? INT64_MAX : first));
+  return st;
 }
 
 int store_find_nodes(store *s, int64_t snap, const store_search *q,
                      int64_t after, uint64_t limit, store_node_fn fn,
                      void *ud) {
-  uint64_t nodes, edges;
-  int rc = store_snapshot_counts(s, snap, &nodes, &edges);
-  if (rc) return rc;
-  /* The rare kinds people look for have a partial index, which SQLite
-  ** uses only for a literal `kind = '...'`; other kinds are common, so a
-  ** scan in id order fills a page at once. */
-  static const char *const indexed[] = {"thread", "frame", "exit", "stub"};
-  const char *literal = NULL;
-  for (size_t i = 0; q && q->kind && i < sizeof indexed / sizeof *indexed; i++)
-    if (!strcmp(q->kind, indexed[i])) literal = indexed[i];
-  char kind_sql[40] = "";
-  if (literal) snprintf(kind_sql, sizeof kind_sql, " AND kind = '%s'", literal);
-  else if (q && q->kind) snprintf(kind_sql, sizeof kind_sql, " AND kind = ?5");
-  /* nodes_type and nodes_addr begin with the snapshot (rid >> 40), and
-  ** SQLite uses an index on an expression only where the query spells it
-  ** the same way. */
-  char sql[800];
-  snprintf(sql, sizeof sql,
-           "SELECT " STORE_NODE_COLS ", coalesce((SELECT e0 FROM nodes x"
-           " WHERE x.rid = nodes.rid + 1), ?4) FROM nodes"
-           " WHERE rid BETWEEN ?1 AND ?2%s%s%s%s ORDER BY rid LIMIT ?3",
-           kind_sql,
-           q && q->type ? " AND rid >> 40 = ?10 AND type = ?6" : "",
-           q && q->text ? " AND (substr(value, 1, ?8) = ?7 OR"
-                          " substr(name, 1, ?8) = ?7)" : "",
-           q && q->has_addr ? " AND rid >> 40 = ?10 AND addr = ?9" : "");
-  sqlite3_stmt *st = store_prepare(s, sql);
-  if (!st) return STORE_ESQL;
-  uint64_t first = after < 0 ? 0 : (uint64_t)after + 1;
-  sqlite3_bind_int64(st, 1, store_rid(snap, first > nodes ? nodes : first));
-  sqlite3_bind_int64(st, 2, store_rid(snap, STORE_MAX_IDS - 1));
-  sqlite3_bind_int64(st, 3, sql_limit(limit));
-  sqlite3_bind_int64(st, 4, (int64_t)edges);
-  if (q && q->kind && !literal) sqlite3_bind_text(st, 5, q->kind, -1, SQLITE_STATIC);
-  if (q && q->has_addr) sqlite3_bind_int64(st, 9, (int64_t)q->addr);
-  if (q && (q->has_addr || q->type)) sqlite3_bind_int64(st, 10, snap);
-  if (q && q->type)
-    sqlite3_bind_blob64(st, 6, q->type_len ? q->type : "", q->type_len, SQLITE_STATIC);
-  if (q && q->text) {
-    sqlite3_bind_blob64(st, 7, q->text_len ? q->text : "", q->text_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, (int64_t)q->text_len);
+  store_pages pg;
+  int rc = store_pages_open(&pg, s, snap);
+  if (rc) {
+    store_pages_close(&pg);
+    return rc;
   }
-  node_ctx c = {fn, ud, snap};
-  return each_row(s, st, "searching nodes", node_row, &c);
+  uint64_t id = after < 0 ? 0 : (uint64_t)after + 1, found = 0;
+  sqlite3_stmt *st = candidates(s, snap, q, id, &rc);
+  while (!rc && (!limit || found < limit)) {
+    if (st) {
+      int src = sqlite3_step(st);
+      if (src == SQLITE_DONE) break;
+      if (src != SQLITE_ROW) {
+        rc = store_fail_sql(s, src, "searching nodes");
+        break;
+      }
+      int64_t v = sqlite3_column_int64(st, 0);
+      if (v < 0 || (uint64_t)v >= pg.nodes) {
+        rc = store_corrupt(s, snap, "index entry for node", (uint64_t)v,
+                           "no such node");
+        break;
+      }
+      id = (uint64_t)v;
+    } else if (id >= pg.nodes) {
+      break;
+    }
+    store_node n;
+    uint64_t e0;
+    if ((rc = store_pages_node(&pg, id++, &n, &e0))) break;
+    if (!wanted(q, &n.n)) continue;
+    found++;
+    if (fn(ud, &n)) rc = store_fail(s, STORE_ESTOPPED, "stopped");
+  }
+  sqlite3_finalize(st);
+  store_pages_close(&pg);
+  return rc;
 }
 
 typedef struct find_ctx {
@@ -450,11 +492,14 @@ int store_find_edges(store *s, int64_t snap, const char *prefix,
 }
 
 int64_t store_edge_pos(store *s, int64_t snap, const store_edge *edge) {
-  uint64_t nodes, edges, e0;
-  if (store_snapshot_counts(s, snap, &nodes, &edges) || edge->from >= nodes ||
-      store_node_e0(s, snap, edge->from, nodes, edges, &e0))
-    return -1;
-  return (int64_t)(e0 + edge->seq);
+  store_pages pg;
+  store_node n;
+  uint64_t e0 = 0;
+  int rc = store_pages_open(&pg, s, snap);
+  if (!rc) rc = edge->from < pg.nodes ? store_pages_node(&pg, edge->from, &n, &e0)
+                                      : STORE_ENOTFOUND;
+  store_pages_close(&pg);
+  return rc ? -1 : (int64_t)(e0 + edge->seq);
 }
 
 /* ------------------------------------------------------------------ */
@@ -462,65 +507,63 @@ int64_t store_edge_pos(store *s, int64_t snap, const store_edge *edge) {
 /* ------------------------------------------------------------------ */
 
 /* A frame edge of a thread: read the frame node and report it. */
-static int frame_of(store *s, int64_t snap, sqlite3_stmt *fst,
-                    const store_edge *e, store_frame_fn fn, void *ud) {
+static int frame_of(store_pages *pg, const store_edge *e, store_frame_fn fn,
+                    void *ud) {
   store_frame f;
+  store_node n;
+  uint64_t e0;
   memset(&f, 0, sizeof f);
   f.thread = e->from;
   f.level = e->e.has_index ? e->e.index : (int64_t)e->seq;
   f.node = e->e.value.u.ref;
-  sqlite3_reset(fst);
-  sqlite3_bind_int64(fst, 1, store_rid(snap, f.node));
-  int rc = sqlite3_step(fst);
-  if (rc == SQLITE_DONE) return STORE_OK; /* not a frame node: not a frame */
-  if (rc != SQLITE_ROW) return store_fail_sql(s, rc, "reading frames");
-  int nt = sqlite3_column_type(fst, 0), st = sqlite3_column_type(fst, 1);
-  if ((nt != SQLITE_NULL && nt != SQLITE_BLOB && nt != SQLITE_TEXT) ||
-      (st != SQLITE_NULL && st != SQLITE_BLOB && st != SQLITE_TEXT))
-    return store_corrupt(s, snap, "frame node", f.node, "its name or source "
-                         "is not bytes");
-  f.name = col_blob(fst, 0, &f.name_len);
-  f.source = col_blob(fst, 1, &f.source_len);
-  if (sqlite3_column_type(fst, 2) == SQLITE_INTEGER) {
-    f.line = sqlite3_column_int64(fst, 2);
-    f.has_line = 1;
+  int rc = store_pages_node(pg, f.node, &n, &e0);
+  if (rc) return rc;
+  if (strcmp(n.n.kind, "frame")) return STORE_OK; /* not a frame node: not a frame */
+  f.name = n.n.name;
+  f.name_len = n.n.name_len;
+  f.source = n.n.source;
+  f.source_len = n.n.source_len;
+  f.line = n.n.line;
+  f.has_line = n.n.has_line;
+  return fn(ud, &f) ? store_fail(pg->s, STORE_ESTOPPED, "stopped") : STORE_OK;
+}
+
+typedef struct frames_ctx {
+  store_pages *pg;       /* frame nodes */
+  store_frame_fn fn;
+  void *ud;
+  int rc;
+} frames_ctx;
+
+/* A thread: report the frames its `frame` edges list. */
+static int thread_frames(void *ud, const store_node *t) {
+  frames_ctx *c = ud;
+  store *s = c->pg->s;
+  if (strcmp(t->n.kind, "thread")) return 0;
+  store_ecur ec;
+  int rc = store_ecur_open_node(&ec, s, c->pg->snap, t->n.id, 0);
+  for (int got = 1; !rc && got;) {
+    store_edge e;
+    rc = store_ecur_next(&ec, &e, &got);
+    if (!rc && got && !strcmp(e.e.kind, "frame") && e.e.value.type == WIRE_V_REF &&
+        e.e.value.u.ref < c->pg->nodes)
+      rc = frame_of(c->pg, &e, c->fn, c->ud);
   }
-  return fn(ud, &f) ? store_fail(s, STORE_ESTOPPED, "stopped") : STORE_OK;
+  store_ecur_close(&ec);
+  c->rc = rc;
+  return rc != STORE_OK;
 }
 
 int store_frames(store *s, int64_t snap, store_frame_fn fn, void *ud) {
-  uint64_t nodes, edges;
-  int rc = store_snapshot_counts(s, snap, &nodes, &edges);
-  if (rc) return rc;
-  /* Threads by the kind index, in id order; each lists its frames as
-  ** `frame` edges, innermost first. */
-  sqlite3_stmt *tst = store_prepare(s,
-      "SELECT rid FROM nodes WHERE kind = 'thread' AND rid BETWEEN ?1 AND ?2"
-      " ORDER BY rid");
-  sqlite3_stmt *fst = tst ? store_prepare(s,
-      "SELECT name, source, line FROM nodes WHERE rid = ?1 AND kind = 'frame'") : NULL;
-  if (!fst) {
-    sqlite3_finalize(tst);
-    return STORE_ESQL;
-  }
-  sqlite3_bind_int64(tst, 1, store_rid(snap, 0));
-  sqlite3_bind_int64(tst, 2, store_rid(snap, STORE_MAX_IDS - 1));
-  int src;
-  while (!rc && (src = sqlite3_step(tst)) == SQLITE_ROW) {
-    uint64_t thread = (uint64_t)sqlite3_column_int64(tst, 0) & (STORE_MAX_IDS - 1);
-    store_ecur c;
-    rc = store_ecur_open(&c, s, snap, thread, nodes, edges, 0);
-    for (int got = 1; !rc && got;) {
-      store_edge e;
-      rc = store_ecur_next(&c, &e, &got);
-      if (!rc && got && !strcmp(e.e.kind, "frame") && e.e.value.type == WIRE_V_REF &&
-          e.e.value.u.ref < nodes)
-        rc = frame_of(s, snap, fst, &e, fn, ud);
-    }
-    store_ecur_close(&c);
-  }
-  if (!rc && src != SQLITE_DONE) rc = store_fail_sql(s, src, "reading frames");
-  sqlite3_finalize(tst);
-  sqlite3_finalize(fst);
+  store_pages pg;
+  int rc = store_pages_open(&pg, s, snap);
+  frames_ctx c = {&pg, fn, ud, STORE_OK};
+  /* Threads in id order (by the kind index once built); each lists its
+  ** frames as `frame` edges, innermost first. */
+  store_search q = {0};
+  q.kind = "thread";
+  if (!rc) rc = store_find_nodes(s, snap, &q, -1, 0, thread_frames, &c);
+  if (rc == STORE_ESTOPPED && c.rc) rc = c.rc;
+  store_pages_close(&pg);
   return rc;
 }

@@ -25,11 +25,12 @@ bad=$("$AMBER" snapshot "$app" --wait --root globals 2>/dev/null)
 out=$("$AMBER" restore "$good" --run 'return greet()' 2>"$WORK/err") || fail "the intact snapshot: $(cat "$WORK/err")"
 expect_eq "$out" "hello from the snapshot" "the intact snapshot restores"
 
-# Alter one string's bytes in the second snapshot's rows.
-sqlite3 "$DB" "UPDATE nodes SET value = CAST('hello from the attacker' AS BLOB)
-               WHERE (rid >> 40) = $bad AND value = CAST('hello from the snapshot' AS BLOB);"
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM nodes WHERE (rid >> 40) = $bad AND
-      value = CAST('hello from the attacker' AS BLOB);")" = 1 ] || fail "the alteration did not apply"
+# Alter one string's bytes (same length) in the second snapshot's packed nodes.
+sqlite3 "$DB" "UPDATE pages SET data = CAST(replace(data, CAST('hello from the snapshot' AS BLOB),
+                                 CAST('hello from the attacker' AS BLOB)) AS BLOB)
+               WHERE (rid >> 40) = $bad;"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM pages WHERE (rid >> 40) = $bad AND
+      instr(data, CAST('hello from the attacker' AS BLOB)) > 0;")" = 1 ] || fail "the alteration did not apply"
 rc=0
 "$AMBER" restore "$bad" --run 'return greet()' >"$WORK/out" 2>"$WORK/err" || rc=$?
 expect_eq "$rc" 1 "exit status for an altered snapshot"

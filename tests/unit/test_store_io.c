@@ -156,7 +156,7 @@ static void test_truncated_capture_keeps_only_whole_snapshots(void **state) {
     free(ids);
   }
   assert_int_equal(tdb_count(d.s), total_snaps);
-  assert_true(tdb_rows(d.s, "nodes") == (int64_t)total_nodes);
+  assert_true(tdb_nodes(d.s) == (int64_t)total_nodes);
   assert_true(tdb_rows(d.s, "snapshots") == (int64_t)total_snaps);
 
   /* Garbage inside the second snapshot: the first stays. */
@@ -520,7 +520,7 @@ static void test_killed_writer_leaves_no_partial_snapshot(void **state) {
   const char *second_end = strstr(second, "<snapshot-end");
   /* The first snapshot commits; the process dies inside the second. */
   assert_int_equal(tf_ingest_all(d.s, &(wire_buf){.data = t.b.data, .len = (size_t)(second - t.b.data)}, &tr), 1);
-  int64_t nodes = tdb_rows(d.s, "nodes"), refs = tdb_rows(d.s, "refs");
+  int64_t nodes = tdb_rows(d.s, "pages"), edges = tdb_rows(d.s, "edges");
   store_close(d.s);
   fflush(NULL);
   pid_t pid = fork();
@@ -549,8 +549,8 @@ static void test_killed_writer_leaves_no_partial_snapshot(void **state) {
   sqlite3_finalize(st);
   assert_int_equal(tdb_count(d.s), 1);
   assert_int_equal(tdb_rows(d.s, "snapshots"), 1);
-  assert_true(tdb_rows(d.s, "nodes") == nodes);
-  assert_true(tdb_rows(d.s, "refs") == refs);
+  assert_true(tdb_rows(d.s, "pages") == nodes);
+  assert_true(tdb_rows(d.s, "edges") == edges);
   assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_OK);
   ts_free(&t);
   tdb_close(&d);

@@ -415,15 +415,48 @@ static void test_search_by_address_and_type_stays_in_its_snapshot(void **state) 
     assert_int_equal(s.n, 1);
     assert_true(s.id[0] == 4);
   }
-  /* The plan uses the index, not a scan of the snapshot. */
+  /* The index lookup is a key search, not a scan. */
   sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "EXPLAIN QUERY PLAN SELECT rid"
-                   " FROM nodes WHERE rid BETWEEN ?1 AND ?2 AND rid >> 40 = ?10"
-                   " AND addr = ?9 ORDER BY rid", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "EXPLAIN QUERY PLAN SELECT id"
+                   " FROM addrs WHERE snap = ?1 AND addr = ?2 AND id >= ?3 ORDER BY id",
+                   -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "nodes_addr"));
+  assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "SEARCH addrs USING PRIMARY KEY"));
   sqlite3_finalize(st);
   assert_int_equal(store_snapshot_delete(d.s, other), STORE_OK);
+}
+
+/* The same questions once the lookup indexes are built: the same answers,
+** now from refs, addrs, types and kinds. */
+static void test_indexes_give_the_same_answers(void **state) {
+  assert_int_equal(store_indexed(d.s, snap), 0);
+  assert_int_equal(store_index(d.s, snap, NULL, NULL), STORE_OK);
+  assert_int_equal(store_indexed(d.s, snap), 1);
+  assert_true(tdb_rows(d.s, "refs") > 0 && tdb_rows(d.s, "addrs") > 0 &&
+              tdb_rows(d.s, "types") > 0 && tdb_rows(d.s, "kinds") > 0);
+  /* built once: a second call finds it done */
+  assert_int_equal(store_index(d.s, snap, NULL, NULL), STORE_OK);
+  test_retainers_include_keys_and_page(state);
+  test_search_by_kind_type_and_text_pages_by_id(state);
+  test_frames_come_by_thread_and_level(state);
+  test_search_by_address_and_type_stays_in_its_snapshot(state);
+
+  /* deleting an indexed snapshot deletes its index rows, and only its */
+  int64_t before[4] = {tdb_rows(d.s, "refs"), tdb_rows(d.s, "addrs"),
+                       tdb_rows(d.s, "types"), tdb_rows(d.s, "kinds")};
+  tstream t;
+  ts_init(&t);
+  build_app(&t, "11");
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
+  assert_int_equal(store_index(d.s, tr.snap[0], NULL, NULL), STORE_OK);
+  assert_true(tdb_rows(d.s, "addrs") == 2 * before[1]);
+  assert_int_equal(store_snapshot_delete(d.s, tr.snap[0]), STORE_OK);
+  assert_true(tdb_rows(d.s, "refs") == before[0] && tdb_rows(d.s, "addrs") == before[1] &&
+              tdb_rows(d.s, "types") == before[2] && tdb_rows(d.s, "kinds") == before[3]);
+  assert_int_equal(store_index(d.s, tr.snap[0], NULL, NULL), STORE_ENOTFOUND);
+  ts_free(&t);
 }
 
 static void test_machines_and_snapshot_pages_newest_first(void **state) {
@@ -459,7 +492,7 @@ static void test_machines_and_snapshot_pages_newest_first(void **state) {
   assert_int_equal(store_verify(d.s, tr.snap[1], NULL), STORE_OK);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_OK);
   assert_int_equal(store_snapshot_delete(d.s, tr.snap[1]), STORE_OK);
-  assert_int_equal(tdb_rows(d.s, "nodes"), 15);
+  assert_int_equal(tdb_nodes(d.s), 15);
   ts_free(&t);
 }
 
@@ -511,18 +544,23 @@ static void damaged(const char *fmt, const char *words) {
 
 static void test_damaged_rows_give_clear_errors(void **state) {
   (void)state;
-  damaged("UPDATE nodes SET kind = x'6100' WHERE rid = %lld + 4 OR 0 = %lld", "node 4: kind");
-  damaged("UPDATE nodes SET value = 3.5 WHERE rid = %lld + 7 OR 0 = %lld", "node 7: value");
-  damaged("UPDATE nodes SET edges = substr(edges, 1, 3) WHERE rid = %lld + 1 OR 0 = %lld",
-          "edge 3: packed edges end too early");
-  damaged("UPDATE nodes SET edges = CAST(x'ff00' || substr(edges, 3) AS BLOB) WHERE rid = %lld OR 0 = %lld",
+  damaged("UPDATE pages SET data = CAST(x'7f' || substr(data, 2) AS BLOB) WHERE rid = %lld OR 0 = %lld",
+          "node 0: unknown node kind code");
+  damaged("UPDATE pages SET data = 3.5 WHERE rid = %lld OR 0 = %lld", "page row is damaged");
+  damaged("UPDATE pages SET data = substr(data, 1, 3) WHERE rid = %lld OR 0 = %lld",
+          "packed nodes end too early");
+  damaged("UPDATE pages SET data = CAST(data || x'00' AS BLOB) WHERE rid = %lld OR 0 = %lld",
+          "packed nodes have bytes left over");
+  damaged("UPDATE edges SET data = substr(data, 1, 3) WHERE rid = %lld OR 0 = %lld",
+          "packed edges end too early");
+  damaged("UPDATE edges SET data = CAST(x'ff00' || substr(data, 3) AS BLOB) WHERE rid = %lld OR 0 = %lld",
           "edge 0: unknown edge kind code");
-  damaged("UPDATE nodes SET edges = CAST(edges || x'00' AS BLOB) WHERE rid = %lld + 12 OR 0 = %lld",
+  damaged("UPDATE edges SET data = CAST(data || x'00' AS BLOB) WHERE rid = %lld OR 0 = %lld",
           "bytes left over");
-  damaged("DELETE FROM nodes WHERE rid = %lld + 6 OR 0 = %lld", "node 6 is missing");
-  damaged("DELETE FROM edges WHERE rid > %lld AND 0 < %lld", "chunk is missing");
-  damaged("UPDATE edges SET src = 3 WHERE rid > %lld AND 0 < %lld", "chunk row is damaged");
-  damaged("UPDATE nodes SET e0 = 1 WHERE rid = %lld + 3 OR 0 = %lld", "node 2");
+  damaged("DELETE FROM pages WHERE rid = %lld OR 0 = %lld", "node 0 is missing");
+  damaged("DELETE FROM edges WHERE rid >= %lld AND 0 < %lld", "chunk is missing");
+  damaged("UPDATE edges SET n = n + 1 WHERE rid >= %lld AND 0 < %lld", "chunk row is damaged");
+  damaged("UPDATE pages SET e0 = 1 WHERE rid = %lld OR 0 = %lld", "node 0");
 
   /* The lookups of one row say the same. */
   tstream t;
@@ -533,24 +571,25 @@ static void test_damaged_rows_give_clear_errors(void **state) {
   assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
   long long base = (long long)(tr.snap[0] << 40);
   char q[200];
-  snprintf(q, sizeof q, "UPDATE nodes SET edges = substr(edges, 1, 3) WHERE rid = %lld", base + 1);
+  assert_int_equal(store_index(d.s, tr.snap[0], NULL, NULL), STORE_OK);
+  snprintf(q, sizeof q, "UPDATE refs SET pos = pos + 1 WHERE target = %lld", base + 12);
   sql(q);
   edges_seen e;
   memset(&e, 0, sizeof e);
-  assert_int_equal(store_children(d.s, tr.snap[0], 1, 0, 0, collect_edge, &e), STORE_ECORRUPT);
-  assert_non_null(strstr(store_errmsg(d.s), "edge 3"));
-  wire_value v;
-  assert_int_equal(store_resolve(d.s, tr.snap[0], "globals.app", 11, &v, NULL), STORE_ECORRUPT);
-  snprintf(q, sizeof q, "UPDATE refs SET pos = pos + 1 WHERE target = %lld", base + 12);
-  sql(q);
-  memset(&e, 0, sizeof e);
   assert_int_equal(store_retainers(d.s, tr.snap[0], 12, 0, 0, collect_edge, &e), STORE_ECORRUPT);
   assert_non_null(strstr(store_errmsg(d.s), "does not refer to it"));
+  snprintf(q, sizeof q, "UPDATE edges SET data = substr(data, 1, 3) WHERE rid = %lld", base);
+  sql(q);
+  memset(&e, 0, sizeof e);
+  assert_int_equal(store_children(d.s, tr.snap[0], 1, 0, 0, collect_edge, &e), STORE_ECORRUPT);
+  assert_non_null(strstr(store_errmsg(d.s), "packed edges end too early"));
+  wire_value v;
+  assert_int_equal(store_resolve(d.s, tr.snap[0], "globals.app", 11, &v, NULL), STORE_ECORRUPT);
   store_node n;
-  snprintf(q, sizeof q, "UPDATE nodes SET status = x'00' WHERE rid = %lld", base + 3);
+  snprintf(q, sizeof q, "UPDATE pages SET data = substr(data, 1, 12) WHERE rid = %lld", base);
   sql(q);
   assert_int_equal(store_node_get(d.s, tr.snap[0], 3, &n), STORE_ECORRUPT);
-  assert_int_equal(store_node_get(d.s, tr.snap[0], 4, &n), STORE_OK);
+  assert_int_equal(store_node_get(d.s, tr.snap[0], 0, &n), STORE_OK);
   store_node_release(&n);
   assert_int_equal(store_snapshot_delete(d.s, tr.snap[0]), STORE_OK);
   ts_free(&t);
@@ -647,8 +686,8 @@ static void test_verify_detects_a_tampered_row(void **state) {
   /* globals.app.count: 3 becomes 4 inside the packed edges (field code 2,
   ** flags name|int, "count", zigzag 6 -> 8). */
   char q[240];
-  snprintf(q, sizeof q, "UPDATE nodes SET edges = CAST(replace(edges, x'028105636f756e7406',"
-           " x'028105636f756e7408') AS BLOB) WHERE rid = %lld", (long long)((snap << 40) + 4));
+  snprintf(q, sizeof q, "UPDATE edges SET data = CAST(replace(data, x'028105636f756e7406',"
+           " x'028105636f756e7408') AS BLOB) WHERE rid >> 40 = %lld", (long long)snap);
   sql(q);
   wire_value v;
   assert_int_equal(store_resolve(d.s, snap, "globals.app.count", 17, &v, NULL), STORE_OK);
@@ -657,13 +696,13 @@ static void test_verify_detects_a_tampered_row(void **state) {
   assert_int_equal(store_verify(d.s, snap, after), STORE_EHASH);
   assert_string_not_equal(hex, after);
   assert_non_null(strstr(store_errmsg(d.s), "do not restore"));
-  snprintf(q, sizeof q, "UPDATE nodes SET edges = CAST(replace(edges, x'028105636f756e7408',"
-           " x'028105636f756e7406') AS BLOB) WHERE rid = %lld", (long long)((snap << 40) + 4));
+  snprintf(q, sizeof q, "UPDATE edges SET data = CAST(replace(data, x'028105636f756e7408',"
+           " x'028105636f756e7406') AS BLOB) WHERE rid >> 40 = %lld", (long long)snap);
   sql(q);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_OK);
   /* The bytecode. */
-  snprintf(q, sizeof q, "UPDATE nodes SET payload = x'1b4c7561' WHERE rid = %lld",
-           (long long)((snap << 40) + 13));
+  snprintf(q, sizeof q, "UPDATE pages SET data = CAST(replace(data, x'1b4c7561', x'1b4c7562')"
+           " AS BLOB) WHERE rid >> 40 = %lld", (long long)snap);
   sql(q);
   assert_int_equal(store_verify(d.s, snap, NULL), STORE_EHASH);
 }
@@ -678,6 +717,7 @@ int main(void) {
     cmocka_unit_test(test_frames_come_by_thread_and_level),
     cmocka_unit_test(test_machines_and_snapshot_pages_newest_first),
     cmocka_unit_test(test_search_by_address_and_type_stays_in_its_snapshot),
+    cmocka_unit_test(test_indexes_give_the_same_answers),
     cmocka_unit_test(test_damaged_rows_give_clear_errors),
     cmocka_unit_test(test_a_reader_goes_on_where_it_stopped),
     cmocka_unit_test(test_verify_detects_a_tampered_row),

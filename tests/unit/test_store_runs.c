@@ -97,13 +97,14 @@ static int64_t rows_missing(store *s, const char *select, int64_t a, int64_t b) 
 
 #define MASK "1099511627775"
 static const char *const selects[] = {
-  "SELECT rid & " MASK ", kind, size, addr, mode, status, line, e0, en, type,"
-  " name, source, value, payload, edges FROM nodes WHERE rid >> 40 = ?1",
-  "SELECT rid & " MASK ", src, n, data FROM edges WHERE rid >> 40 = ?1",
+  "SELECT rid & " MASK ", n, e0, data FROM pages WHERE rid >> 40 = ?1",
+  "SELECT rid & " MASK ", n, data FROM edges WHERE rid >> 40 = ?1",
   "SELECT target & " MASK ", pos & " MASK ", src FROM refs WHERE target >> 40 = ?1",
 };
 
 static void assert_same_rows(store *s, int64_t a, int64_t b) {
+  assert_int_equal(store_index(s, a, NULL, NULL), STORE_OK);
+  assert_int_equal(store_index(s, b, NULL, NULL), STORE_OK);
   for (size_t k = 0; k < sizeof selects / sizeof *selects; k++) {
     assert_int_equal(rows_missing(s, selects[k], a, b), 0);
     assert_int_equal(rows_missing(s, selects[k], b, a), 0);
@@ -199,7 +200,7 @@ static void expect_refused(const char *run, const char *words) {
   if (tr.status[0] != STORE_EPROTO || strstr(tr.msg[0], words) == NULL)
     fail_msg("%s: got %s: %s", run, store_status_name(tr.status[0]), tr.msg[0]);
   assert_int_equal(tdb_count(d.s), 0);
-  assert_int_equal(tdb_rows(d.s, "nodes"), 0);
+  assert_int_equal(tdb_rows(d.s, "pages"), 0);
   assert_int_equal(tdb_rows(d.s, "edges"), 0);
   assert_int_equal(tdb_rows(d.s, "refs"), 0);
   wire_buf_free(&b);

@@ -366,4 +366,15 @@ static inline int64_t tdb_rows(store *s, const char *table) {
   return n;
 }
 
+/* Nodes stored, all snapshots included: the counts of the page rows. */
+static inline int64_t tdb_nodes(store *s) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(store_db(s), "SELECT coalesce(sum(n), 0) FROM pages",
+                                      -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
 #endif
