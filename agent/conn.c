@@ -23,6 +23,7 @@
 #define READ_CHUNK 65536
 #define READ_BUDGET (1u << 20)  /* bytes read per poll, so a chatty server
                                    cannot hold the VM */
+#define QUEUE_KEEP (4u << 20)   /* queue memory kept once it is empty */
 
 struct aconn {
   char address[300];
@@ -42,7 +43,7 @@ struct aconn {
   aconn_on_state on_state;
   void *ud;
   int in_feed, drop_pending;
-  char drop_why[256];
+  char drop_why[1024];
   char last_error[1024];
   aconn_stats stats;
 };
@@ -258,9 +259,22 @@ static void check_connect(aconn *c) {
   come_up(c);
 }
 
-/* Send what the socket takes now. */
+/* The connection failed. Inside a feed the parser is in use, so going
+** down waits, as aconn_drop does, until the read ends. */
+static void fail(aconn *c, const char *what, int e) {
+  set_error(c, what, e);
+  if (!c->in_feed) {
+    go_down(c);
+    return;
+  }
+  c->drop_pending = 1;
+  snprintf(c->drop_why, sizeof c->drop_why, "%s", c->last_error);
+}
+
+/* Send what the socket takes now (also inside a feed: a snapshot asked
+** by a message is sent while it is walked). */
 static void do_send(aconn *c) {
-  while (c->state == ACONN_UP && c->sent < c->out.len) {
+  while (c->state == ACONN_UP && !c->drop_pending && c->sent < c->out.len) {
     ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent,
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -271,12 +285,13 @@ static void do_send(aconn *c) {
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       break;
     } else {
-      set_error(c, "lost the connection to", n < 0 ? errno : 0);
-      go_down(c);
+      fail(c, "lost the connection to", n < 0 ? errno : 0);
       return;
     }
   }
   if (c->sent == c->out.len) {
+    /* a backlog of a big snapshot gives its memory back once sent */
+    if (c->out.cap > QUEUE_KEEP) wire_buf_free(&c->out);
     wire_buf_reset(&c->out);
     c->sent = 0;
   } else if (c->sent > (c->out.len >> 1) && c->sent > 65536) {
@@ -354,7 +369,7 @@ enum aconn_state aconn_poll(aconn *c, int wait_ms) {
 }
 
 static int room_for(aconn *c, size_t n) {
-  if (c->state != ACONN_UP) {
+  if (c->state != ACONN_UP || c->drop_pending) {
     c->stats.messages_dropped++;
     return -1;
   }
@@ -374,7 +389,7 @@ int aconn_send(aconn *c, const void *p, size_t n) {
     c->stats.messages_dropped++;
     return -2;
   }
-  if (!c->in_feed) do_send(c);
+  do_send(c);
   return 0;
 }
 
@@ -386,7 +401,7 @@ int aconn_send_buf(aconn *c, wire_buf *b) {
     c->sent = 0;
     *b = t;
     wire_buf_reset(b);
-    if (!c->in_feed) do_send(c);
+    do_send(c);
     return 0;
   }
   if (rc == 0) rc = aconn_send(c, b->data, b->len);
@@ -394,16 +409,27 @@ int aconn_send_buf(aconn *c, wire_buf *b) {
   return rc;
 }
 
-int aconn_flush(aconn *c, int timeout_ms) {
+/* Send without reading until at most left bytes wait or timeout_ms
+** passed. 0 if so, -1 otherwise. */
+static int send_until(aconn *c, size_t left, int timeout_ms) {
   uint64_t end = aconn_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-  while (c->state == ACONN_UP && c->sent < c->out.len) {
+  do_send(c);
+  while (c->state == ACONN_UP && !c->drop_pending && aconn_pending(c) > left) {
     uint64_t now = aconn_now_ms();
     struct pollfd p = { c->fd, POLLOUT, 0 };
     if (now >= end) break;
     poll(&p, 1, (int)(end - now));
     do_send(c);
   }
-  return c->state == ACONN_UP && c->sent == c->out.len ? 0 : -1;
+  return c->state == ACONN_UP && !c->drop_pending && aconn_pending(c) <= left
+             ? 0 : -1;
+}
+
+int aconn_flush(aconn *c, int timeout_ms) { return send_until(c, 0, timeout_ms); }
+
+int aconn_wait_room(aconn *c, size_t n, int timeout_ms) {
+  if (n > c->cfg.queue_max) return -1;
+  return send_until(c, c->cfg.queue_max - n, timeout_ms);
 }
 
 void aconn_drop(aconn *c, const char *why) {

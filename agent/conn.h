@@ -63,6 +63,10 @@ int aconn_send_buf(aconn *c, wire_buf *b);
 /* Send without reading until the queue is empty or timeout_ms passed.
 ** 0 if drained, -1 otherwise. */
 int aconn_flush(aconn *c, int timeout_ms);
+/* Send without reading until n more bytes fit the queue or timeout_ms
+** passed; safe inside on_msg. 0 if they fit, -1 otherwise (or when the
+** connection is down). */
+int aconn_wait_room(aconn *c, size_t n, int timeout_ms);
 /* Drop the connection; the next attempt comes after the backoff. why is
 ** kept as the last error. Safe inside on_msg: it then takes effect when
 ** the current read ends. */

@@ -378,6 +378,28 @@ static void send_snapshot_error(amber_agent *a, uint64_t id, const char *why) {
   wire_buf_free(&b);
 }
 
+/* The walk's sink: each finished batch goes to the server while the VM is
+** still walked, so the server ingests meanwhile and the agent holds no
+** copy of the snapshot. When the queue is full the VM (paused anyway)
+** waits up to flush_ms for the server to take some; a server that does
+** not, or a lost connection, ends the snapshot instead of the VM's run. */
+static int send_batch(void *ud, wire_buf *out, const char **why) {
+  amber_agent *a = ud;
+  if (aconn_room(a->conn) < out->len &&
+      aconn_wait_room(a->conn, out->len, (int)a->opt.flush_ms) != 0) {
+    *why = amber_connected(a)
+               ? "the server did not take the snapshot's bytes in time "
+                 "(flush_ms): it is overloaded, or raise queue_max"
+               : "lost the connection to the server during the snapshot";
+    return -1;
+  }
+  if (aconn_send_buf(a->conn, out) != 0) {
+    *why = "lost the connection to the server during the snapshot";
+    return -1;
+  }
+  return 0;
+}
+
 int alua_snapshot_to_server(amber_agent *a, lua_State *L, int level,
                             const char *reason, const amber_snapshot_opts *s,
                             uint64_t id, amber_snapshot_info *info,
@@ -406,6 +428,8 @@ int alua_snapshot_to_server(amber_agent *a, lua_State *L, int level,
   r.stack_thread = L;
   r.stack_level = level;
   r.binary = a->dbg.peer_binary;
+  r.sink = send_batch;
+  r.sink_ud = a;
   wire_buf_init(&b);
   rc = alua_snapshot(L, &r, &b, &st, &why);
   if (b.oom) {
@@ -415,12 +439,15 @@ int alua_snapshot_to_server(amber_agent *a, lua_State *L, int level,
     send_snapshot_error(a, id, err);
     return -1;
   }
-  if (b.len > aconn_room(a->conn)) {
-    snprintf(err, errlen, "amber: snapshot %llu is %zu bytes but only %zu "
-             "fit the outgoing queue; raise queue_max or name fewer roots",
-             (unsigned long long)id, b.len, aconn_room(a->conn));
+  if (b.len > aconn_room(a->conn) &&
+      aconn_wait_room(a->conn, b.len, (int)a->opt.flush_ms) != 0) {
+    /* The server may hold part of the snapshot: cut off, it discards it. */
+    snprintf(err, errlen, "amber: snapshot %llu: the server did not take "
+             "its last %zu bytes within flush_ms (%u ms); the connection is "
+             "dropped so it discards the rest", (unsigned long long)id,
+             b.len, a->opt.flush_ms);
     wire_buf_free(&b);
-    send_snapshot_error(a, id, err);
+    aconn_drop(a->conn, err);
     return -1;
   }
   aconn_send_buf(a->conn, &b);

@@ -34,6 +34,13 @@ typedef struct alua_request {
   size_t anchor_slots;       /* values waiting per Lua stack before a helper
                                 thread takes more; 0 = as many as Lua allows
                                 (tests set it low to exercise helpers) */
+  /* Where each finished graph batch goes while the walk runs (a socket),
+  ** so the peer reads as the VM is walked and out stays one batch long.
+  ** Called with out holding complete messages only; it takes them all
+  ** (leaves out empty) and returns 0, or returns -1 with *why to end the
+  ** snapshot. NULL: the whole snapshot is appended to out. */
+  int (*sink)(void *ud, wire_buf *out, const char **why);
+  void *sink_ud;
 } alua_request;
 
 /* What a snapshot cost and found. */
@@ -45,9 +52,11 @@ typedef struct alua_stats {
 } alua_stats;
 
 /* Walk L's heap and append the whole snapshot (snapshot-begin, graph
-** batches, snapshot-end) to out as complete messages. No Lua code runs and
-** the collector's state is restored. Returns 0, or -1 with *err set (then
-** out ends with a snapshot-error message). st may be NULL. */
+** batches, snapshot-end) to out as complete messages, or all that the
+** request's sink did not take. No Lua code runs and the collector's state
+** is restored. Returns 0, or -1 with *err set (then out ends with a
+** snapshot-error message: the snapshot's partial bytes are dropped, or,
+** when a sink took some, follow it). st may be NULL. */
 int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
                   alua_stats *st, const char **err);
 

@@ -44,12 +44,26 @@ static void batch_close(walk *w) {
 
 #define batch_full(w) ((w)->out->len - (w)->batch_start >= (w)->batch_bytes)
 
+/* End the full batch and begin the next; a sink takes what is finished.
+** A sink that fails ends the walk as running out of memory would: writes
+** are dropped from here on and the drain stops at the end of the node. */
+static void batch_next(walk *w) {
+  batch_close(w);
+  if (w->req->sink && !w->out->oom) {
+    const char *why = NULL;
+    w->st.bytes += w->out->len - w->kept;
+    if (w->req->sink(w->req->sink_ud, w->out, &why) != 0) {
+      w->err = why ? why : "the snapshot's bytes could not be sent";
+      w->out->oom = 1;
+    }
+    w->kept = 0;  /* what was in out before the snapshot is gone too */
+  }
+  batch_open(w);
+}
+
 void walk_node(walk *w, const wire_node *n) {
   assert(w->run == WALK_RUN_NONE);
-  if (batch_full(w)) {
-    batch_close(w);
-    batch_open(w);
-  }
+  if (batch_full(w)) batch_next(w);
   wire_node_open(w->out, n);
   walk_hash_node(w, n);
   w->cur_id = n->id;
@@ -61,8 +75,7 @@ void walk_node(walk *w, const wire_node *n) {
 static void edge_room(walk *w) {
   if (batch_full(w)) {
     wire_node_close(w->out);
-    batch_close(w);
-    batch_open(w);
+    batch_next(w);
     wire_node_continue(w->out, w->cur_id);
   }
 }
@@ -352,6 +365,7 @@ int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
   size_t out0 = out->len;
   walk w;
   memset(&w, 0, sizeof w);
+  w.kept = out0;
   w.L = L;
   w.req = req;
   w.out = out;
@@ -401,12 +415,14 @@ int alua_snapshot(lua_State *L, const alua_request *req, wire_buf *out,
   walk_free(&w);
 
   if (rc != 0) {
-    out->len = out0;  /* drop the partial snapshot, keep what came before */
+    /* Drop the partial snapshot, keep what came before; after a sink took
+    ** batches the peer is told by the error that follows them. */
+    out->len = w.kept;
     out->oom = 0;
     write_error(out, req->id, w.err);
     memset(w.st.hash, 0, sizeof w.st.hash);
   }
-  w.st.bytes = out->len - out0;
+  w.st.bytes += out->len - w.kept;
   w.st.pause_ms = elapsed_ms(&t0);
   if (st) *st = w.st;
   if (err) *err = rc == 0 ? NULL : w.err;

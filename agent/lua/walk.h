@@ -164,8 +164,9 @@ typedef struct walk {
   lua_State *stack_thread;
   int stack_level;
 
-  /* the batch being written */
-  size_t batch_start, batch_bytes;
+  /* the batch being written; out[0..kept) is the caller's, from before
+  ** the snapshot (0 once a sink has taken batches) */
+  size_t batch_start, batch_bytes, kept;
   uint64_t seq;
 
   /* index edges of the current node on their way into runs (walk.c) */
