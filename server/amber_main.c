@@ -23,6 +23,7 @@ static const command commands[] = {
   { "show", cli_show, "show a node (by id or path) and its edges" },
   { "frames", cli_frames, "show the stack and locals of a break or crash snapshot" },
   { "import", cli_import, "import a capture file" },
+  { "prepare", cli_prepare, "index a snapshot and keep its analysis (as the server does)" },
   { "export", cli_export, "export a snapshot as JSON lines or Graphviz DOT" },
   { "restore", cli_restore, "restore a snapshot into fresh VMs; run code or inspect" },
   { "summary", amber_cmd_summary, "count, shallow and retained size by type" },
@@ -46,6 +47,7 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  cli_set_program(argv[0]);
   if (argc < 2) {
     help(stderr);
     return CLI_USAGE;

@@ -28,6 +28,7 @@ int cli_list(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_frames(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_prepare(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_wire(int argc, char **argv);
 int cli_restore(int argc, char **argv);
@@ -76,6 +77,12 @@ void cli_progress(const char *what, uint64_t nodes, uint64_t edges);
 void cli_progress_end(void);
 /* store_progress_fn adapter: ud is the label (const char *). */
 void cli_progress_cb(void *ud, uint64_t nodes, uint64_t edges);
+
+/* Note argv[0], the path this program was run as (main calls it). */
+void cli_set_program(const char *argv0);
+/* This program, to run it again as a child (amber serve's amber prepare):
+** argv[0] made absolute when it names a path, else /proc/self/exe. */
+const char *cli_program(void);
 
 /* The folder this program lives in (to find amber-lua, amber-wire and the
 ** viewer beside it), in buf; NULL if /proc cannot say. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,18 @@ void cli_progress_end(void) {
 
 void cli_progress_cb(void *ud, uint64_t nodes, uint64_t edges) {
   cli_progress(ud ? (const char *)ud : "", nodes, edges);
+}
+
+static char program[PATH_MAX];
+
+void cli_set_program(const char *argv0) {
+  /* a path as run (not /proc/self/exe: under valgrind that is valgrind) */
+  if (argv0 && strchr(argv0, '/') && realpath(argv0, program)) return;
+  snprintf(program, sizeof program, "/proc/self/exe");
+}
+
+const char *cli_program(void) {
+  return program[0] ? program : "/proc/self/exe";
 }
 
 const char *cli_exe_dir(char *buf, size_t n) {

@@ -180,5 +180,7 @@ int cli_serve(int argc, char **argv) {
     return CLI_USAGE;
   }
   if (!o.viewer_dir) o.viewer_dir = find_viewer(vbuf, sizeof vbuf);
+  /* this very program analyses new snapshots, in a child (serve_prepare.c) */
+  o.prepare_exe = cli_program();
   return serve_run(&o);
 }

@@ -129,71 +129,8 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
 
 /* ---- analysing new snapshots ------------------------------------------ */
 
-/* The lookup indexes (store_index) and analysis_prepare of a snapshot just
-** stored, so that retainers and searches use the indexes and the viewer's
-** first summary, top list or dominator view reads kept results. */
-typedef struct prepare_job {
-  serve_job job;               /* first: the pool's part */
-  int64_t snap;
-  int quiet;
-  /* written by the worker */
-  int status, computed, kept;
-  uint64_t ms;
-  char err[512];
-} prepare_job;
-
-static void prepare_run(serve_job *sj, store *st) {
-  prepare_job *j = (prepare_job *)sj;
-  uint64_t t0 = serve_mono_ms();
-  j->status = store_index(st, j->snap, NULL, NULL);
-  if (j->status == STORE_ENOTFOUND) {
-    /* deleted before its turn came: nothing to index or analyse */
-    j->status = STORE_OK;
-    j->quiet = 1;
-    return;
-  }
-  if (j->status != STORE_OK) {
-    snprintf(j->err, sizeof j->err, "indexing: %s", store_errmsg(st));
-    return;
-  }
-  j->status = analysis_prepare(st, j->snap, &j->computed, j->err, sizeof j->err);
-  j->ms = serve_mono_ms() - t0;
-  j->kept = j->status == STORE_OK && analysis_kept(st, j->snap);
-}
-
-/* Say how it went (a failure even with --quiet); abandoned at shutdown,
-** it says nothing: the first request computes it. */
-static void prepare_finish(serve_job *sj, int ran) {
-  prepare_job *j = (prepare_job *)sj;
-  long long snap = (long long)j->snap;
-  unsigned long long ms = (unsigned long long)j->ms;
-  if (ran && j->status != STORE_OK)
-    fprintf(stderr, "amber: analysing snapshot #%lld failed after %llu ms: %s\n",
-            snap, ms, j->err[0] ? j->err : store_status_name(j->status));
-  else if (ran && !j->quiet && !j->kept)
-    fprintf(stderr, "amber: snapshot #%lld analysed in %llu ms but not kept (the "
-            "database was busy, or the snapshot is too large to keep): requests "
-            "compute it again\n", snap, ms);
-  else if (ran && !j->quiet && !j->computed)
-    fprintf(stderr, "amber: snapshot #%lld was already analysed\n", snap);
-  else if (ran && !j->quiet)
-    fprintf(stderr, "amber: snapshot #%lld analysed in %llu ms: its summary, top "
-            "list and dominators are ready\n", snap, ms);
-  free(j);
-}
-
 /* The sessions' hook: a snapshot was committed. */
-static void on_stored(void *ud, int64_t snap) {
-  serve_state *sv = ud;
-  if (!sv->work) return;
-  prepare_job *j = calloc(1, sizeof *j);
-  if (!j) return;              /* then the first request computes it */
-  j->job.run = prepare_run;
-  j->job.finish = prepare_finish;
-  j->snap = snap;
-  j->quiet = sv->o->quiet;
-  serve_work_queue(sv->work, &j->job, 1);
-}
+static void on_stored(void *ud, int64_t snap) { serve_prepare_queue(ud, snap); }
 
 static int queue_unindexed(void *ud, const store_snapshot *snap) {
   if (!snap->indexed) on_stored(ud, snap->id);
@@ -216,6 +153,11 @@ static int open_stores(serve_state *sv) {
   int st = store_open(&sv->writer, sv->o->db_path, 0, err, sizeof err);
   if (st != STORE_OK) {
     fprintf(stderr, "amber serve: %s\n", err);
+    return -1;
+  }
+  /* The loop commits snapshots; the workers checkpoint (prepare_run). */
+  if (store_checkpoint_off(sv->writer) != STORE_OK) {
+    fprintf(stderr, "amber serve: %s\n", store_errmsg(sv->writer));
     return -1;
   }
   st = store_open(&sv->reader, sv->o->db_path, STORE_READONLY, err, sizeof err);

@@ -22,6 +22,9 @@ typedef struct serve_options {
   unsigned contention_timeout_s; /* ... or this long while others wait (0: 5) */
   size_t max_message, max_attr;  /* wire limits for machines (0: defaults) */
   unsigned workers;           /* threads for heap analyses (0: default) */
+  const char *prepare_exe;    /* an `amber` that runs `prepare` for each new
+                                 snapshot in a child process; NULL: in the
+                                 server (tests that embed it) */
 } serve_options;
 
 /* Worker threads when none are asked for, and at most. */

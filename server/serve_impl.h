@@ -28,6 +28,10 @@ typedef struct serve_state {
 /* Milliseconds on the monotonic clock (for timing, never for dates). */
 uint64_t serve_mono_ms(void);
 
+/* Queue the background preparation of snap (serve_prepare.c): its lookup
+** indexes and kept analysis, computed by `amber prepare` in a child. */
+void serve_prepare_queue(serve_state *sv, int64_t snap);
+
 /* The one server of this process (callbacks reach it through here). */
 extern serve_state *serve_current;
 

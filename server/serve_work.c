@@ -21,6 +21,7 @@ typedef struct job_list {
 typedef struct worker {
   struct serve_work *pool;
   store *st;                   /* this thread's own connection */
+  serve_job *running;          /* guarded by the pool's mu */
   pthread_t thread;
   int started;
 } worker;
@@ -72,9 +73,11 @@ static void *worker_main(void *ud) {
     if (w->stopping) break;
     serve_job *j = list_pop(&w->now);
     if (!j) j = list_pop(&w->background);
+    me->running = j;
     pthread_mutex_unlock(&w->mu);
     j->run(j, me->st);
     pthread_mutex_lock(&w->mu);
+    me->running = NULL;
     list_push(&w->done, j);
     pthread_mutex_unlock(&w->mu);
     /* The loop outlives the workers (serve_work_free joins them before
@@ -163,8 +166,11 @@ void serve_work_free(serve_work *w) {
   /* A long scan stops at its next step instead of running to its end
   ** (the job then fails; it is abandoned anyway). The connections stay
   ** open until the threads are joined, as sqlite3_interrupt requires. */
-  for (unsigned i = 0; i < w->n; i++)
-    if (w->workers[i].started) sqlite3_interrupt(store_db(w->workers[i].st));
+  for (unsigned i = 0; i < w->n; i++) {
+    worker *k = &w->workers[i];
+    if (k->started) sqlite3_interrupt(store_db(k->st));
+    if (k->running && k->running->interrupt) k->running->interrupt(k->running);
+  }
   pthread_mutex_unlock(&w->mu);
   for (unsigned i = 0; i < w->n; i++)
     if (w->workers[i].started) pthread_join(w->workers[i].thread, NULL);

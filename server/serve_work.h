@@ -26,6 +26,9 @@ struct serve_job {
   ** when the pool shuts down first (or ran it but will not deliver).
   ** Frees the job. */
   void (*finish)(serve_job *j, int ran);
+  /* Optional, on the loop thread while run() goes on at shutdown: make it
+  ** return soon (for work that sqlite3_interrupt cannot reach). */
+  void (*interrupt)(serve_job *j);
 };
 
 typedef struct serve_work serve_work;

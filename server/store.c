@@ -336,6 +336,18 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
   return STORE_OK;
 }
 
+int store_checkpoint_off(store *s) {
+  return store_exec(s, "PRAGMA wal_autocheckpoint=0");
+}
+
+int store_checkpoint(store *s) {
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                     NULL, NULL);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return STORE_OK;
+  return store_fail(s, STORE_EIO, "checkpointing %s: %s", s->path,
+                    sqlite3_errmsg(s->db));
+}
+
 void store_close(store *s) {
   if (!s) return;
   store_ingests_detach(s);

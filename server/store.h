@@ -63,6 +63,13 @@ typedef struct store store;
 ** (*out is then NULL). */
 int store_open(store **out, const char *path, unsigned flags, char *err,
                size_t errlen);
+/* Stop s's commits from checkpointing the WAL (copying the pages they
+** wrote into the database): the copy of a big snapshot doubles its
+** commit. Another connection must then call store_checkpoint. */
+int store_checkpoint_off(store *s);
+/* Copy what the WAL holds into the database as far as no reader or writer
+** has to wait (a passive checkpoint). STORE_OK, or an error. */
+int store_checkpoint(store *s);
 /* Close the store; an unfinished ingest is rolled back first. */
 void store_close(store *s);
 /* Message of the last failed call on s, saying what to do next. */

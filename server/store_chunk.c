@@ -44,24 +44,28 @@ static unsigned vtype(const wire_value *v) {
   return T_NONE;
 }
 
-static void put_value(wire_buf *b, const wire_value *v) {
-  unsigned char t[8];
+/* A varint at o (the same bytes as store_put_varint); the byte after it. */
+static unsigned char *varint_at(unsigned char *o, uint64_t v) {
+  for (; v > 0x7f; v >>= 7) *o++ = (unsigned char)(v | 0x80);
+  *o++ = (unsigned char)v;
+  return o;
+}
+
+/* A value's bytes at o (at most 10); the byte after them. */
+static unsigned char *value_at(unsigned char *o, const wire_value *v) {
   uint64_t bits;
   switch (v->type) {
   case WIRE_V_INT:
-    store_put_varint(b, store_zigzag(v->u.i));
-    break;
+    return varint_at(o, store_zigzag(v->u.i));
   case WIRE_V_FLOAT:
     /* The 64 bits, little-endian: NaN, -0.0 and inf stay exact. */
     memcpy(&bits, &v->u.f, 8);
-    for (int i = 0; i < 8; i++) t[i] = (unsigned char)(bits >> (8 * i));
-    wire_buf_put(b, t, 8);
-    break;
+    for (int i = 0; i < 8; i++) o[i] = (unsigned char)(bits >> (8 * i));
+    return o + 8;
   case WIRE_V_REF:
-    store_put_varint(b, v->u.ref);
-    break;
+    return varint_at(o, v->u.ref);
   default:
-    break;
+    return o;
   }
 }
 
@@ -73,26 +77,32 @@ static int kind_code(const char *kind) {
   return 0;
 }
 
+/* Edges are encoded by the million: the room is reserved once and the
+** bytes written in place, not appended a field at a time. */
 void store_edge_encode(wire_buf *b, const wire_edge *e) {
   int code = kind_code(e->kind);
-  unsigned char head[2];
-  head[0] = (unsigned char)code;
-  head[1] = (unsigned char)((e->name ? F_NAME : 0) | (e->has_index ? F_INDEX : 0) |
-                            vtype(&e->key) << 2 | vtype(&e->value) << 5);
-  wire_buf_put(b, head, 1);
+  size_t klen = code ? 0 : strlen(e->kind);
+  size_t nlen = e->name ? e->name_len : 0;
+  /* code, kind, flags, name, then index, key and value of 10 bytes each */
+  if (wire_buf_reserve(b, 1 + 10 + klen + 1 + 1 + 10 + nlen + 3 * 10) != 0) return;
+  unsigned char *o = (unsigned char *)b->data + b->len;
+  *o++ = (unsigned char)code;
   if (!code) {
-    size_t n = strlen(e->kind);
-    store_put_varint(b, n);
-    wire_buf_put(b, e->kind, n + 1); /* with its NUL: decoded in place */
+    o = varint_at(o, klen);
+    memcpy(o, e->kind, klen + 1); /* with its NUL: decoded in place */
+    o += klen + 1;
   }
-  wire_buf_put(b, head + 1, 1);
+  *o++ = (unsigned char)((e->name ? F_NAME : 0) | (e->has_index ? F_INDEX : 0) |
+                         vtype(&e->key) << 2 | vtype(&e->value) << 5);
   if (e->name) {
-    store_put_varint(b, e->name_len);
-    wire_buf_put(b, e->name, e->name_len);
+    o = varint_at(o, nlen);
+    memcpy(o, e->name, nlen);
+    o += nlen;
   }
-  if (e->has_index) store_put_varint(b, store_zigzag(e->index));
-  put_value(b, &e->key);
-  put_value(b, &e->value);
+  if (e->has_index) o = varint_at(o, store_zigzag(e->index));
+  o = value_at(o, &e->key);
+  o = value_at(o, &e->value);
+  b->len = (size_t)((char *)o - b->data);
 }
 
 /* ---- decoding ---------------------------------------------------------- */
