@@ -439,6 +439,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_e2e: %s or %s is missing; build them first\n", lua_path, amber);
     return 1;
   }
+  /* peak RSS of the first workload with records and of the last, to show
+  ** that it does not grow with the snapshot's size */
+  double rss_small = 0, rss_big = 0;
+  const char *small = NULL, *big = NULL;
   for (size_t w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
     const workload *wl = &workloads[w];
     if ((quick && !wl->quick) || (filter && !strstr(wl->name, filter))) continue;
@@ -473,6 +477,10 @@ int main(int argc, char **argv) {
     printf("RESULT name=%s_background metric=time value=%.1f unit=ms\n", wl->name, back);
     printf("RESULT name=%s metric=peak_rss value=%.1f unit=MB baseline=%.1f\n", wl->name,
            peak_kb / 1024.0, idle_kb / 1024.0);
+    if (strstr(wl->name, "nodes")) {
+      if (!small) small = wl->name, rss_small = peak_kb / 1024.0;
+      else big = wl->name, rss_big = peak_kb / 1024.0;
+    }
     fprintf(stderr, "bench_e2e: %s: %llu nodes stored (%llu walked here); end to end "
             "%.1f ms = %.2fx the VM pause of %.1f ms; the same bytes replayed into "
             "the server %.1f ms, imported from a file %.1f ms; indexed and analysed "
@@ -481,6 +489,13 @@ int main(int argc, char **argv) {
             (unsigned long long)vm_nodes, e2e, e2e / pause, pause, rep, imp, back,
             peak_kb / 1024.0, idle_kb / 1024.0);
     fflush(stdout);
+  }
+  if (small && big) {
+    /* 10x the nodes: at most a quarter more memory */
+    printf("RESULT name=e2e_rss_growth metric=peak_rss value=%.1f unit=MB "
+           "baseline=%.1f target=1.25 better=lower\n", rss_big, rss_small);
+    fprintf(stderr, "bench_e2e: server peak RSS %.1f MB for %s, %.1f MB for %s\n",
+            rss_big, big, rss_small, small);
   }
   return 0;
 }

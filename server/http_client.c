@@ -107,12 +107,20 @@ static int connect_to(const char *host, int port, int ms, char *err,
   return fd;
 }
 
+/* Send the request. A server may answer before it has read all of a body
+** (413 for one too large) and close: then the answer is what counts, so
+** sending stops when a reply is readable, and a send that fails is no
+** error as long as one is. 0 if sent or answered, -1 otherwise. */
 static int send_all(int fd, const char *p, size_t n, int ms) {
   while (n) {
-    if (wait_fd(fd, POLLOUT, ms) != 1) return -1;
+    struct pollfd pfd = { fd, POLLOUT | POLLIN, 0 };
+    int k = poll(&pfd, 1, ms);
+    if (k < 0 && errno == EINTR) continue;
+    if (k != 1) return -1;
+    if (pfd.revents & POLLIN) return 0;
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
     if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (w <= 0) return -1;
+    if (w <= 0) return wait_fd(fd, POLLIN, 0) == 1 ? 0 : -1;
     p += w;
     n -= (size_t)w;
   }

@@ -150,14 +150,10 @@ static void lws_log_line(int level, const char *line) {
 
 static int open_stores(serve_state *sv) {
   char err[512];
-  int st = store_open(&sv->writer, sv->o->db_path, 0, err, sizeof err);
+  /* The loop streams snapshots in; the workers checkpoint (prepare_run). */
+  int st = store_open(&sv->writer, sv->o->db_path, STORE_INGEST, err, sizeof err);
   if (st != STORE_OK) {
     fprintf(stderr, "amber serve: %s\n", err);
-    return -1;
-  }
-  /* The loop commits snapshots; the workers checkpoint (prepare_run). */
-  if (store_checkpoint_off(sv->writer) != STORE_OK) {
-    fprintf(stderr, "amber serve: %s\n", store_errmsg(sv->writer));
     return -1;
   }
   st = store_open(&sv->reader, sv->o->db_path, STORE_READONLY, err, sizeof err);

@@ -150,7 +150,7 @@ static void run_here(prepare_job *j, store *st) {
 
 static void prepare_run(serve_job *sj, store *st) {
   prepare_job *j = (prepare_job *)sj;
-  /* The loop's commits leave their pages in the WAL (store_checkpoint_off):
+  /* The loop's commits leave their pages in the WAL (STORE_INGEST):
   ** they are copied into the database here, off the snapshots' path. A
   ** failure only lets the WAL grow until the next checkpoint. */
   store_checkpoint(st);

@@ -318,12 +318,15 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
     /* WAL lets readers (the CLI, the API) work while a snapshot is being
     ** written; NORMAL syncs at checkpoints only, which WAL makes safe
     ** against crashes (a power cut may lose the last commits, not the
-    ** file). 32 MiB of page cache keeps the index pages of a large ingest
-    ** hot and is the store's memory bound. */
+    ** file). 32 MiB of page cache keeps the pages a query reads hot and
+    ** is a connection's memory bound. */
     rc = store_exec(s, (flags & STORE_READONLY)
                            ? "PRAGMA cache_size=-32768"
                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                              " PRAGMA cache_size=-32768");
+    /* 4 MiB: measured as fast as 32 for 1e6 nodes, and flat peak RSS */
+    if (!rc && (flags & STORE_INGEST))
+      rc = store_exec(s, "PRAGMA cache_size=-4096; PRAGMA wal_autocheckpoint=0");
     if (!rc) rc = migrate(s);
     if (!rc && !(flags & STORE_READONLY)) rc = prepare_writes(s);
   }
@@ -334,10 +337,6 @@ int store_open(store **out, const char *path, unsigned flags, char *err,
   }
   *out = s;
   return STORE_OK;
-}
-
-int store_checkpoint_off(store *s) {
-  return store_exec(s, "PRAGMA wal_autocheckpoint=0");
 }
 
 int store_checkpoint(store *s) {

@@ -56,6 +56,12 @@ typedef struct store store;
 
 /* Open flags. */
 #define STORE_READONLY 1u /* never write; refuse a database that needs migrating */
+/* A connection that streams snapshots in (amber serve's): a small page
+** cache (an ingest appends; its pages are written once), so memory does
+** not grow with a snapshot's size, and no WAL checkpoint at its commits
+** (copying a big snapshot into the database would double its commit on
+** the snapshot's path): another connection calls store_checkpoint. */
+#define STORE_INGEST 2u
 
 /* Open (creating if needed, unless read-only) the database at path, in
 ** WAL mode with a busy timeout, and migrate it to STORE_SCHEMA_VERSION.
@@ -63,10 +69,6 @@ typedef struct store store;
 ** (*out is then NULL). */
 int store_open(store **out, const char *path, unsigned flags, char *err,
                size_t errlen);
-/* Stop s's commits from checkpointing the WAL (copying the pages they
-** wrote into the database): the copy of a big snapshot doubles its
-** commit. Another connection must then call store_checkpoint. */
-int store_checkpoint_off(store *s);
 /* Copy what the WAL holds into the database as far as no reader or writer
 ** has to wait (a passive checkpoint). STORE_OK, or an error. */
 int store_checkpoint(store *s);
