@@ -201,6 +201,26 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *e, const char *vtext,
   feed(h, buf, (size_t)(o - buf));
 }
 
+/* Runs carry most edges of a big graph (every array): their kind's length
+** and their index's text come from the run, kept as it is read. */
+void wire_hash_run_edge(wire_hash *h, const wire_run *r, const wire_edge *e) {
+  char buf[EDGE_BUF], *o = buf;
+  if (r->klen > EDGE_BUF - EDGE_FIXED || r->vlen > WIRE_VALUE_MAX) {
+    wire_hash_edge_text(h, e, r->vtext, r->vlen);
+    return;
+  }
+  o = put_field(o, "e", 1);
+  o = put_field(o, r->kind, r->klen);
+  o = put_field(o, NULL, 0);
+  put_len(o, r->ilen);
+  memcpy(o + 8, r->itext, sizeof r->itext); /* whole: the next field overwrites */
+  o += 8 + r->ilen;
+  o = put_field(o, NULL, 0);
+  o = put_field(o, r->vtext, r->vlen);
+  assert((size_t)(o - buf) <= sizeof buf);
+  feed(h, buf, (size_t)(o - buf));
+}
+
 /* Nodes, like edges, are assembled in a stack buffer when they fit and fed
 ** at once. */
 #define NODE_BUF 512

@@ -112,22 +112,65 @@ int wire_run_begin(const wire_elem *e, wire_run *it, const char **why) {
     *why = "run indices go past the largest 64-bit integer";
     return -1;
   }
+  it->klen = strlen(it->kind);
   it->p = v;
   it->end = v + vlen;
+  it->ilen = 0; /* no edge returned yet */
   return 0;
 }
 
+/* The index text of the edge after the one in it->itext: a carry through
+** the trailing nines, as counting on paper (indices below 0 are formatted). */
+static void count_up(wire_run *it, int64_t index) {
+  char *t = it->itext;
+  size_t i = it->ilen;
+  if (i == 0 || index <= 0) {
+    it->ilen = wire_num_i64(t, index);
+    return;
+  }
+  while (i > 0 && t[i - 1] == '9') t[--i] = '0';
+  if (i > 0) {
+    t[i - 1]++;
+    return;
+  }
+  memmove(t + 1, t, it->ilen++);
+  t[0] = '1';
+}
+
+/* The value most runs hold, a positive integer "i:DIGITS" of at most 18
+** digits (which cannot overflow), read in the one pass that finds its end:
+** the length of its text, or 0 for anything else, which wire_value_parse
+** then reads (or refuses) as before. */
+static size_t small_int(const char *p, const char *end, int64_t *v) {
+  const char *q = p + 2, *stop;
+  uint64_t u = 0;
+  if (end - p < 3 || p[0] != 'i' || p[1] != ':' || p[2] == '0') return 0;
+  stop = end - q > 18 ? q + 18 : end;
+  for (; q < stop; q++) {
+    unsigned d = (unsigned char)*q - '0';
+    if (d > 9) break;
+    u = u * 10 + d;
+  }
+  if (q == p + 2 || (q < end && *q != ' ')) return 0;
+  *v = (int64_t)u;
+  return (size_t)(q - p);
+}
+
 int wire_run_next(wire_run *it, wire_edge *edge) {
-  const char *p = it->p, *sp;
+  const char *p = it->p;
   size_t n;
   if (p == it->end) return 0;
-  sp = memchr(p, ' ', (size_t)(it->end - p));
-  n = sp != NULL ? (size_t)(sp - p) : (size_t)(it->end - p);
-  if (wire_value_parse(p, n, &edge->value) != 0) {
-    it->why = n == 0 ? "run values are separated by single spaces (found two)"
-                     : "a run value is not a valid value (nil, true, false, "
-                       "i:INT, f:HEXFLOAT or @ID)";
-    return -1;
+  if ((n = small_int(p, it->end, &edge->value.u.i)) != 0) {
+    edge->value.type = WIRE_V_INT;
+  } else {
+    const char *sp = memchr(p, ' ', (size_t)(it->end - p));
+    n = sp != NULL ? (size_t)(sp - p) : (size_t)(it->end - p);
+    if (wire_value_parse(p, n, &edge->value) != 0) {
+      it->why = n == 0 ? "run values are separated by single spaces (found two)"
+                       : "a run value is not a valid value (nil, true, false, "
+                         "i:INT, f:HEXFLOAT or @ID)";
+      return -1;
+    }
   }
   edge->kind = it->kind;
   edge->name = NULL;
@@ -137,9 +180,14 @@ int wire_run_next(wire_run *it, wire_edge *edge) {
   edge->key.type = WIRE_V_NONE;
   it->vtext = p;
   it->vlen = n;
-  /* wire_run_begin checked that the last index fits */
-  if (sp != NULL) it->next++;
-  it->p = sp != NULL ? sp + 1 : it->end;
+  count_up(it, it->next);
+  if (p + n < it->end) {
+    /* wire_run_begin checked that the last index fits */
+    it->next++;
+    it->p = p + n + 1;
+  } else {
+    it->p = it->end;
+  }
   return 1;
 }
 

@@ -331,10 +331,15 @@ void wire_run_close(wire_buf *b);
 ** which is its one canonical spelling (for wire_hash_edge_text). */
 typedef struct wire_run {
   const char *kind;
+  size_t klen;
   int64_t next;            /* index of the next edge */
   const char *p, *end;     /* values not yet read */
   const char *vtext;
   size_t vlen;
+  /* the decimal text of the last edge's index, counted up rather than
+  ** formatted each time (for wire_hash_run_edge) */
+  char itext[24];
+  size_t ilen;
   const char *why;         /* why wire_run_next returned -1 */
 } wire_run;
 
@@ -379,6 +384,10 @@ void wire_hash_edge(wire_hash *h, const wire_edge *edge);
 ** formatted again. vtext NULL means: format it (as wire_hash_edge). */
 void wire_hash_edge_text(wire_hash *h, const wire_edge *edge,
                          const char *vtext, size_t vlen);
+/* The edge wire_run_next just returned from run r: the same as
+** wire_hash_edge_text with r's value text, but what every edge of a run
+** shares is not measured or formatted again. */
+void wire_hash_run_edge(wire_hash *h, const wire_run *r, const wire_edge *edge);
 /* Write the digest as 16 lowercase hex digits plus NUL into out[17]. */
 void wire_hash_hex(const wire_hash *h, char out[17]);
 

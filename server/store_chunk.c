@@ -69,9 +69,8 @@ static unsigned char *value_at(unsigned char *o, const wire_value *v) {
   }
 }
 
-/* The code of a kind name, 0 if it has none. The first byte rules out
-** most names before a compare: this runs once per edge. */
-static int kind_code(const char *kind) {
+/* The first byte rules out most names before a compare. */
+int store_edge_kind(const char *kind) {
   for (int i = 1; i < NKINDS; i++)
     if (kind[0] == kinds[i][0] && !strcmp(kind, kinds[i])) return i;
   return 0;
@@ -79,8 +78,7 @@ static int kind_code(const char *kind) {
 
 /* Edges are encoded by the million: the room is reserved once and the
 ** bytes written in place, not appended a field at a time. */
-void store_edge_encode(wire_buf *b, const wire_edge *e) {
-  int code = kind_code(e->kind);
+void store_edge_encode(wire_buf *b, const wire_edge *e, int code) {
   size_t klen = code ? 0 : strlen(e->kind);
   size_t nlen = e->name ? e->name_len : 0;
   /* code, kind, flags, name, then index, key and value of 10 bytes each */

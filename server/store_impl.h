@@ -180,8 +180,10 @@ void store_pages_close(store_pages *p);
 
 /* ---- packed edges (store_chunk.c) ---- */
 
-/* Append edge e in the packed format. */
-void store_edge_encode(wire_buf *b, const wire_edge *e);
+/* The code of an edge kind name in the packed format, 0 if it has none. */
+int store_edge_kind(const char *kind);
+/* Append edge e, whose kind has the code given, in the packed format. */
+void store_edge_encode(wire_buf *b, const wire_edge *e, int code);
 
 /* A decoder over count packed edges in n bytes at p. */
 typedef struct store_chunk {

@@ -364,8 +364,8 @@ static int pend_node(store_ingest *in, const wire_node *n) {
   return STORE_OK;
 }
 
-static int add_edge(store_ingest *in, const wire_edge *e) {
-  store_edge_encode(&in->cbuf, e);
+static int add_edge(store_ingest *in, const wire_edge *e, int code) {
+  store_edge_encode(&in->cbuf, e, code);
   in->ccount++;
   in->edges++;
   if (in->ccount >= STORE_CHUNK_EDGES || in->cbuf.len >= STORE_CHUNK_BYTES)
@@ -419,7 +419,10 @@ static int on_node(store_ingest *in, const wire_elem *ne, uint64_t k) {
   ** stands for (docs/protocol.md 5.4), so the rows do not depend on it */
   wire_edges it;
   wire_edge edge;
-  int r;
+  int r, code = 0;
+  /* the edges of a run share their kind's text: its code is looked up
+  ** once (the pointer stays valid, and its text the same, within ne) */
+  const char *kind = NULL;
   wire_edges_begin(ne, &it);
   while ((r = wire_edges_next(&it, &edge)) > 0) {
     if (in->edges >= STORE_MAX_IDS)
@@ -428,11 +431,13 @@ static int on_node(store_ingest *in, const wire_elem *ne, uint64_t k) {
                          (unsigned long long)STORE_MAX_IDS);
     note_ref(in, &edge.key);
     note_ref(in, &edge.value);
-    int rc = add_edge(in, &edge);
+    if (edge.kind != kind) code = store_edge_kind(kind = edge.kind);
+    int rc = add_edge(in, &edge, code);
     if (rc == STORE_ENOMEM) snprintf(in->s->err, sizeof in->s->err, "out of memory");
     if (rc) return ingest_fail(in, rc, "snapshot %s: %s", in->wire_id, in->s->err);
-    /* a run hands over its value's text: hashed without formatting */
-    wire_hash_edge_text(&in->hash, &edge, it.vtext, it.vlen);
+    /* the reader hands over the value's text: hashed without formatting */
+    if (it.in_run) wire_hash_run_edge(&in->hash, &it.run, &edge);
+    else wire_hash_edge_text(&in->hash, &edge, it.vtext, it.vlen);
   }
   if (r < 0)
     return ingest_fail(in, STORE_EPROTO, "snapshot %s, node %llu, edge "

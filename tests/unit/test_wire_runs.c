@@ -148,7 +148,9 @@ static int read_graph(void *ud, const wire_msg *m) {
         s->edges = realloc(s->edges, s->cap * sizeof *s->edges);
         assert_non_null(s->edges);
       }
-      wire_hash_edge_text(&s->h, &e, it.vtext, it.vlen);
+      /* as the server's ingest hashes them */
+      if (it.in_run) wire_hash_run_edge(&s->h, &it.run, &e);
+      else wire_hash_edge_text(&s->h, &e, it.vtext, it.vlen);
       /* kinds and names point into the message, gone after it: keep what
       ** the test compares */
       e.kind = strcmp(e.kind, "index") == 0 ? "index" : "field";
@@ -406,6 +408,13 @@ static void test_malformed_runs_are_refused_with_a_reason(void **state) {
   expect_refused("<r k=\"index\" i=\"1\" v=\"nil f:1.5\"/>", "not a valid value");
   expect_refused("<r k=\"index\" i=\"1\" v=\"nil @\"/>", "not a valid value");
   expect_refused("<r k=\"index\" i=\"1\" v=\"i:9223372036854775808\"/>", "not a valid value");
+  /* what the fast path for small integers passes on must still be refused */
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:12x\"/>", "not a valid value");
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:1 i:\"/>", "not a valid value");
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:00\"/>", "not a valid value");
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:-0\"/>", "not a valid value");
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:99999999999999999999\"/>", "not a valid value");
+  expect_refused("<r k=\"index\" i=\"1\" v=\"i:5  i:6\"/>", "two");
   expect_refused("<r k=\"index\" i=\"9223372036854775807\" v=\"nil nil\"/>", "past the largest");
   expect_refused("<r k=\"index\" i=\"9223372036854775000\" v=\"nil\"/>"
                  "<r k=\"index\" i=\"9223372036854775806\" v=\"nil nil nil\"/>",
@@ -452,6 +461,77 @@ static void test_runs_at_the_edges_of_the_rules_are_accepted(void **state) {
   expect_accepted("", 0);
   expect_accepted("<e k=\"f\" n=\"a\" v=\"nil\"/><r k=\"index\" i=\"1\" v=\"nil\"/>"
                   "<e k=\"f\" n=\"b\" v=\"nil\"/>", 3);
+}
+
+/* Integers read by the fast path, and indices counted up as text: each
+** edge reads as written and hashes as the same edge formatted anew, across
+** carries (9 -> 10, 999999 -> 1000000), through zero, at the extremes. */
+static const int64_t run_ints[] = {
+  0, 1, 9, 10, 99, 100, 123456789012345678, 999999999999999999,
+  1000000000000000000, INT64_MAX, -1, -10, INT64_MIN};
+#define NRUN_INTS (sizeof run_ints / sizeof *run_ints)
+#define NRUN (NRUN_INTS + 3)
+
+typedef struct run_check {
+  int64_t first;
+  size_t seen;
+} run_check;
+
+static int check_run(void *ud, const wire_msg *m) {
+  run_check *c = ud;
+  wire_edges it;
+  wire_edge e;
+  int r;
+  wire_edges_begin(m->items, &it);
+  while ((r = wire_edges_next(&it, &e)) > 0) {
+    size_t k = c->seen++;
+    wire_hash a, h;
+    char ha[17], hh[17];
+    assert_true(it.in_run);
+    assert_true(e.has_index && e.index == c->first + (int64_t)k);
+    if (k < NRUN_INTS) {
+      assert_int_equal(e.value.type, WIRE_V_INT);
+      assert_true(e.value.u.i == run_ints[k]);
+    }
+    wire_hash_init(&a);
+    wire_hash_init(&h);
+    wire_hash_run_edge(&a, &it.run, &e);
+    wire_hash_edge(&h, &e);
+    wire_hash_hex(&a, ha);
+    wire_hash_hex(&h, hh);
+    if (strcmp(ha, hh) != 0)
+      fail_msg("first %lld, edge %zu: %s != %s", (long long)c->first, k, ha, hh);
+  }
+  assert_int_equal(r, 0);
+  return 0;
+}
+
+static void test_run_values_and_indices_read_and_hash_as_formatted(void **state) {
+  static const int64_t firsts[] = {-7, 1, 5, 95, 999990, INT64_MAX - NRUN + 1, INT64_MIN};
+  (void)state;
+  for (size_t f = 0; f < sizeof firsts / sizeof *firsts; f++) {
+    wire_buf b;
+    run_check c = {firsts[f], 0};
+    wire_buf_init(&b);
+    wire_buf_puts(&b, "<n i=\"1\" k=\"t\">");
+    wire_run_open(&b, "index", firsts[f]);
+    for (size_t k = 0; k < NRUN; k++) {
+      wire_value v;
+      memset(&v, 0, sizeof v);
+      v.type = WIRE_V_INT;
+      if (k < NRUN_INTS) v.u.i = run_ints[k];
+      else v = sample(k * 3 + 2); /* a float, a ref, nil */
+      wire_run_value(&b, &v);
+    }
+    wire_run_close(&b);
+    wire_buf_puts(&b, "</n>");
+    wire_parser *p = wire_parser_new(NULL, check_run, &c);
+    assert_non_null(p);
+    assert_int_equal(wire_parser_feed(p, b.data, b.len), WIRE_OK);
+    wire_parser_free(p);
+    wire_buf_free(&b);
+    assert_int_equal(c.seen, NRUN);
+  }
 }
 
 /* ---- the hash of a value's text ------------------------------------------- */
@@ -505,6 +585,7 @@ int main(void) {
     cmocka_unit_test(test_documented_run_example_hashes_as_its_expanded_edges),
     cmocka_unit_test(test_malformed_runs_are_refused_with_a_reason),
     cmocka_unit_test(test_runs_at_the_edges_of_the_rules_are_accepted),
+    cmocka_unit_test(test_run_values_and_indices_read_and_hash_as_formatted),
     cmocka_unit_test(test_hash_of_value_text_equals_hash_of_value),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
