@@ -49,8 +49,10 @@ static void feed_word(wire_hash *h, uint64_t w) {
 }
 
 /* The state stays in locals while a field's words go in: the stores to
-** *h could otherwise alias the bytes being read. */
-static void feed(wire_hash *h, const void *p, size_t n) {
+** *h could otherwise alias the bytes being read. With slack, p has 8
+** readable bytes past n (a stack buffer with room to spare): the last
+** partial word is one load, masked, rather than a byte loop. */
+static inline void feed_body(wire_hash *h, const void *p, size_t n, int slack) {
   const unsigned char *s = p;
   uint64_t x = h->h, pend = h->pending, w = 0;
   unsigned np = h->npending, k;
@@ -66,8 +68,12 @@ static void feed(wire_hash *h, const void *p, size_t n) {
   }
   if (n > 0) {
     /* the last 1-7 bytes as one partial word, merged with what is pending */
-    w = 0;
-    for (k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
+    if (slack) {
+      w = load8(s) & ((UINT64_C(1) << (8 * n)) - 1);
+    } else {
+      w = 0;
+      for (k = 0; k < n; k++) w |= (uint64_t)s[k] << (8 * k);
+    }
     if (np + n < 8) {
       pend |= w << (8 * np);
       np += (unsigned)n;
@@ -82,6 +88,12 @@ static void feed(wire_hash *h, const void *p, size_t n) {
   h->pending = pend;
   h->npending = np;
 }
+
+static void feed(wire_hash *h, const void *p, size_t n) { feed_body(h, p, n, 0); }
+
+/* p has SLACK readable bytes past n. */
+#define SLACK 8
+static void feed_slack(wire_hash *h, const void *p, size_t n) { feed_body(h, p, n, 1); }
 
 static void feed_len(wire_hash *h, uint64_t len) { feed_word(h, len); }
 
@@ -177,7 +189,7 @@ static char *put_value(char *o, const wire_value *v) {
 
 void wire_hash_edge_text(wire_hash *h, const wire_edge *e, const char *vtext,
                          size_t vlen) {
-  char buf[EDGE_BUF], *o = buf;
+  char buf[EDGE_BUF + SLACK], *o = buf;
   size_t klen = e->kind != NULL ? strlen(e->kind) : 0;
   size_t nlen = e->name != NULL ? e->name_len : 0;
   if (klen > EDGE_BUF - EDGE_FIXED || nlen > EDGE_BUF - EDGE_FIXED - klen ||
@@ -197,28 +209,43 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *e, const char *vtext,
   }
   o = put_value(o, &e->key);
   o = vtext != NULL ? put_field(o, vtext, vlen) : put_value(o, &e->value);
-  assert((size_t)(o - buf) <= sizeof buf);
-  feed(h, buf, (size_t)(o - buf));
+  assert((size_t)(o - buf) <= EDGE_BUF);
+  feed_slack(h, buf, (size_t)(o - buf));
 }
 
-/* Runs carry most edges of a big graph (every array): their kind's length
-** and their index's text come from the run, kept as it is read. */
-void wire_hash_run_edge(wire_hash *h, const wire_run *r, const wire_edge *e) {
-  char buf[EDGE_BUF], *o = buf;
-  if (r->klen > EDGE_BUF - EDGE_FIXED || r->vlen > WIRE_VALUE_MAX) {
+/* Runs carry most edges of a big graph (every array). What their edges
+** share, the fields before the index, is assembled once into the run; the
+** index's text comes from the run, counted up as it is read. */
+void wire_hash_run_edge(wire_hash *h, wire_run *r, const wire_edge *e) {
+  char buf[EDGE_BUF + SLACK], *o = buf;
+  if (r->hplen == 0) {
+    if (r->klen > sizeof r->hprefix - 4 * 8 - 1 || r->vlen > WIRE_VALUE_MAX) {
+      wire_hash_edge_text(h, e, r->vtext, r->vlen);
+      return;
+    }
+    o = put_field(o, "e", 1);
+    o = put_field(o, r->kind, r->klen);
+    o = put_field(o, NULL, 0);
+    r->hplen = (size_t)(o - buf);
+    memcpy(r->hprefix, buf, r->hplen);
+  } else if (r->vlen > WIRE_VALUE_MAX) {
     wire_hash_edge_text(h, e, r->vtext, r->vlen);
     return;
   }
-  o = put_field(o, "e", 1);
-  o = put_field(o, r->kind, r->klen);
-  o = put_field(o, NULL, 0);
+  /* whole copies of fixed size, each overwritten past its length by the
+  ** next field: no calls for a few bytes */
+  memcpy(buf, r->hprefix, sizeof r->hprefix);
+  o = buf + r->hplen;
   put_len(o, r->ilen);
-  memcpy(o + 8, r->itext, sizeof r->itext); /* whole: the next field overwrites */
+  memcpy(o + 8, r->itext, sizeof r->itext);
   o += 8 + r->ilen;
   o = put_field(o, NULL, 0);
-  o = put_field(o, r->vtext, r->vlen);
-  assert((size_t)(o - buf) <= sizeof buf);
-  feed(h, buf, (size_t)(o - buf));
+  put_len(o, r->vlen);
+  if (r->end - r->vtext >= WIRE_VALUE_MAX) memcpy(o + 8, r->vtext, WIRE_VALUE_MAX);
+  else memcpy(o + 8, r->vtext, r->vlen);
+  o += 8 + r->vlen;
+  assert((size_t)(o - buf) <= EDGE_BUF);
+  feed_slack(h, buf, (size_t)(o - buf));
 }
 
 /* Nodes, like edges, are assembled in a stack buffer when they fit and fed
@@ -227,7 +254,7 @@ void wire_hash_run_edge(wire_hash *h, const wire_run *r, const wire_edge *e) {
 #define NODE_FIXED (10 * 8 + 2 * WIRE_NUM_MAX)
 
 void wire_hash_node(wire_hash *h, const wire_node *n) {
-  char buf[NODE_BUF], *o = buf;
+  char buf[NODE_BUF + SLACK], *o = buf;
   const void *value = n->has_value ? (n->value != NULL ? n->value : "") : NULL;
   const void *payload = n->has_payload ? (n->payload != NULL ? n->payload : "") : NULL;
   size_t klen = n->kind != NULL ? strlen(n->kind) : 0;
@@ -269,8 +296,8 @@ void wire_hash_node(wire_hash *h, const wire_node *n) {
   } else {
     o = put_field(o, NULL, 0);
   }
-  assert((size_t)(o - buf) <= sizeof buf);
-  feed(h, buf, (size_t)(o - buf));
+  assert((size_t)(o - buf) <= NODE_BUF);
+  feed_slack(h, buf, (size_t)(o - buf));
 }
 
 void wire_hash_edge(wire_hash *h, const wire_edge *e) {

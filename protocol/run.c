@@ -116,6 +116,7 @@ int wire_run_begin(const wire_elem *e, wire_run *it, const char **why) {
   it->p = v;
   it->end = v + vlen;
   it->ilen = 0; /* no edge returned yet */
+  it->hplen = 0;
   return 0;
 }
 

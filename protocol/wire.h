@@ -340,6 +340,10 @@ typedef struct wire_run {
   ** formatted each time (for wire_hash_run_edge) */
   char itext[24];
   size_t ilen;
+  /* the hash's bytes for the fields before the index, once assembled
+  ** (hplen 0: not yet) */
+  char hprefix[64];
+  size_t hplen;
   const char *why;         /* why wire_run_next returned -1 */
 } wire_run;
 
@@ -387,7 +391,7 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *edge,
 /* The edge wire_run_next just returned from run r: the same as
 ** wire_hash_edge_text with r's value text, but what every edge of a run
 ** shares is not measured or formatted again. */
-void wire_hash_run_edge(wire_hash *h, const wire_run *r, const wire_edge *edge);
+void wire_hash_run_edge(wire_hash *h, wire_run *r, const wire_edge *edge);
 /* Write the digest as 16 lowercase hex digits plus NUL into out[17]. */
 void wire_hash_hex(const wire_hash *h, char out[17]);
 
