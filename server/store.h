@@ -16,7 +16,7 @@ struct sqlite3;
 
 /* The schema version this amber writes (PRAGMA user_version). Older
 ** databases are migrated on open; newer ones are refused. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Node ids and edge positions within one snapshot are below 2^40; a
 ** store holds snapshot ids below 2^23 (docs/store.md, "Row keys"). */

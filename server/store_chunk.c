@@ -21,6 +21,10 @@ enum { T_NONE, T_NIL, T_FALSE, T_TRUE, T_INT, T_FLOAT, T_REF };
 
 #define F_NAME 1u
 #define F_INDEX 2u
+/* In the kind byte: the index is the previous edge's plus one, and not
+** written (most edges are array items in a row). Schema 5 on; older
+** chunks never set it. */
+#define K_NEXT 0x80u
 
 void store_put_varint(wire_buf *b, uint64_t v) {
   unsigned char t[10];
@@ -78,13 +82,17 @@ int store_edge_kind(const char *kind) {
 
 /* Edges are encoded by the million: the room is reserved once and the
 ** bytes written in place, not appended a field at a time. */
-void store_edge_encode(wire_buf *b, const wire_edge *e, int code) {
+void store_edge_encode(wire_buf *b, const wire_edge *e, int code, store_edge_prev *prev) {
+  int next = e->has_index && prev->has_index && prev->index != INT64_MAX &&
+             e->index == prev->index + 1;
+  prev->has_index = e->has_index;
+  prev->index = e->index;
   size_t klen = code ? 0 : strlen(e->kind);
   size_t nlen = e->name ? e->name_len : 0;
   /* code, kind, flags, name, then index, key and value of 10 bytes each */
   if (wire_buf_reserve(b, 1 + 10 + klen + 1 + 1 + 10 + nlen + 3 * 10) != 0) return;
   unsigned char *o = (unsigned char *)b->data + b->len;
-  *o++ = (unsigned char)code;
+  *o++ = (unsigned char)(code | (next ? K_NEXT : 0));
   if (!code) {
     o = varint_at(o, klen);
     memcpy(o, e->kind, klen + 1); /* with its NUL: decoded in place */
@@ -97,7 +105,7 @@ void store_edge_encode(wire_buf *b, const wire_edge *e, int code) {
     memcpy(o, e->name, nlen);
     o += nlen;
   }
-  if (e->has_index) o = varint_at(o, store_zigzag(e->index));
+  if (e->has_index && !next) o = varint_at(o, store_zigzag(e->index));
   o = value_at(o, &e->key);
   o = value_at(o, &e->value);
   b->len = (size_t)((char *)o - b->data);
@@ -162,6 +170,8 @@ void store_chunk_init(store_chunk *c, const void *p, size_t n, uint64_t count) {
   c->p = p;
   c->end = c->p + n;
   c->left = count;
+  c->has_last = 0;
+  c->last = 0;
 }
 
 int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
@@ -169,7 +179,8 @@ int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
   memset(e, 0, sizeof *e);
   uint64_t n;
   if (c->p >= c->end) goto short_data;
-  unsigned code = *c->p++;
+  unsigned code = *c->p++, next = code & K_NEXT;
+  code &= ~K_NEXT;
   if (code >= NKINDS) {
     *why = "unknown edge kind code";
     return -1;
@@ -193,7 +204,14 @@ int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
     e->name_len = (size_t)n;
     c->p += n;
   }
-  if (flags & F_INDEX) {
+  if (next && (!(flags & F_INDEX) || !c->has_last || c->last == INT64_MAX)) {
+    *why = "an edge's index follows one that has none";
+    return -1;
+  }
+  if (next) {
+    e->index = c->last + 1;
+    e->has_index = 1;
+  } else if (flags & F_INDEX) {
     if (get_varint(c, &n)) goto short_data;
     e->index = store_unzigzag(n);
     e->has_index = 1;
@@ -204,6 +222,8 @@ int store_chunk_next(store_chunk *c, wire_edge *e, const char **why) {
     return -1;
   }
   if (get_value(c, kt, &e->key) || get_value(c, vt, &e->value)) goto short_data;
+  c->has_last = e->has_index;
+  c->last = e->index;
   c->left--;
   return 0;
 short_data:

@@ -182,13 +182,21 @@ void store_pages_close(store_pages *p);
 
 /* The code of an edge kind name in the packed format, 0 if it has none. */
 int store_edge_kind(const char *kind);
+/* The edge encoded last in a chunk: an index one past its own is written
+** as "the next" (reset it, zeroed, where a chunk begins). */
+typedef struct store_edge_prev {
+  int has_index;
+  int64_t index;
+} store_edge_prev;
 /* Append edge e, whose kind has the code given, in the packed format. */
-void store_edge_encode(wire_buf *b, const wire_edge *e, int code);
+void store_edge_encode(wire_buf *b, const wire_edge *e, int code, store_edge_prev *prev);
 
 /* A decoder over count packed edges in n bytes at p. */
 typedef struct store_chunk {
   const unsigned char *p, *end;
   uint64_t left;
+  int has_last;           /* the edge decoded last, for "the next index" */
+  int64_t last;
 } store_chunk;
 void store_chunk_init(store_chunk *c, const void *p, size_t n, uint64_t count);
 /* Decode the next edge (c->left > 0); its strings point into the chunk.

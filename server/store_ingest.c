@@ -217,6 +217,7 @@ static int on_begin(store_ingest *in, const wire_elem *e) {
   in->has_cur = 0;
   in->pending = 0;
   in->pcount = in->ccount = in->cstart = 0;
+  memset(&in->cprev, 0, sizeof in->cprev);
   wire_buf_reset(&in->pbuf);
   wire_buf_reset(&in->cbuf);
   in->snap = 0;
@@ -333,6 +334,7 @@ static int flush_chunk(store_ingest *in) {
   wire_buf_reset(&in->cbuf);
   in->cstart = in->edges;
   in->ccount = 0;
+  memset(&in->cprev, 0, sizeof in->cprev);
   return STORE_OK;
 }
 
@@ -365,7 +367,7 @@ static int pend_node(store_ingest *in, const wire_node *n) {
 }
 
 static int add_edge(store_ingest *in, const wire_edge *e, int code) {
-  store_edge_encode(&in->cbuf, e, code);
+  store_edge_encode(&in->cbuf, e, code, &in->cprev);
   in->ccount++;
   in->edges++;
   if (in->ccount >= STORE_CHUNK_EDGES || in->cbuf.len >= STORE_CHUNK_BYTES)

@@ -59,6 +59,7 @@ struct store_ingest {
   uint64_t ne0;                    /* its first edge's position */
   wire_buf cbuf;                   /* packed edges not yet stored */
   uint64_t cstart, ccount;         /* first position and count in cbuf */
+  store_edge_prev cprev;           /* the last edge in cbuf */
   char err[512];
   /* Lifetime: calls in progress, and whether the owner freed it. */
   int busy, dead;

@@ -361,6 +361,97 @@ static void test_large_nodes_split_into_chunks_read_back_exactly(void **state) {
   tdb_close(&d);
 }
 
+/* Packed edges write an index one past the previous edge's as "the next"
+** (schema 5): every index sequence (runs, gaps, repeats, negatives, the
+** extremes, edges without an index between) reads back exactly from any
+** offset, across chunks; a chunk whose first edge claims "the next" is
+** refused as corrupt. */
+#define NEXT_EDGES 5000
+static int64_t next_idx[NEXT_EDGES];
+static int next_has[NEXT_EDGES];
+
+typedef struct next_seen { uint64_t n, from; int bad; } next_seen;
+
+static int next_edge(void *ud, const store_edge *e) {
+  next_seen *c = ud;
+  uint64_t k = c->from + c->n++;
+  if (k >= NEXT_EDGES || e->e.has_index != next_has[k] ||
+      (next_has[k] && e->e.index != next_idx[k]))
+    c->bad = 1;
+  return 0;
+}
+
+static void test_indices_one_apart_are_stored_as_the_next(void **state) {
+  static const int64_t head[] = {1, 2, 3, 4, 5, 5, 4, 10, -3, -2, -1, 0, 1,
+                                 INT64_MAX - 1, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+  (void)state;
+  size_t n = 0;
+  for (size_t k = 0; k < sizeof head / sizeof *head; k++, n++)
+    next_idx[n] = head[k], next_has[n] = 1;
+  next_has[n++] = 0; /* a field between */
+  for (int64_t i = 7; n < NEXT_EDGES; i++, n++) {
+    next_idx[n] = i, next_has[n] = 1;
+    if (n % 1000 == 999) next_has[n] = 0;
+  }
+  tdb d;
+  tdb_open(&d);
+  tstream t;
+  ts_init(&t);
+  ts_begin(&t, "next", NULL);
+  ts_node(&t, tn("root"));
+  wire_edge e = te_kind("root", tv_ref(1));
+  e.name = "globals", e.name_len = 7;
+  ts_edge(&t, e);
+  ts_node(&t, tn("table"));
+  for (size_t k = 0; k < NEXT_EDGES; k++)
+    ts_edge(&t, next_has[k] ? te_index(next_idx[k], tv_int((int64_t)k))
+                            : te_field("f", tv_int((int64_t)k)));
+  ts_end(&t);
+  tresults tr;
+  memset(&tr, 0, sizeof tr);
+  assert_int_equal(tf_ingest_all(d.s, &t.b, &tr), 1);
+  assert_int_equal(tr.status[0], STORE_OK);
+  assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_OK);
+  /* about 4 bytes an edge, not 6: the indices in a row are not written */
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "SELECT sum(length(data)) FROM edges",
+                                      -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_true(sqlite3_column_int64(st, 0) < 5 * NEXT_EDGES);
+  sqlite3_finalize(st);
+  static const uint64_t offsets[] = {0, 1, 5, 16, 17, 18, 999, 4095, 4096, 4097, 4999};
+  for (size_t k = 0; k < sizeof offsets / sizeof *offsets; k++) {
+    next_seen c = {0, offsets[k], 0};
+    assert_int_equal(store_children(d.s, tr.snap[0], 1, offsets[k], 0, next_edge, &c),
+                     STORE_OK);
+    assert_false(c.bad);
+    assert_int_equal(c.n, NEXT_EDGES - offsets[k]);
+  }
+  /* set "the next" on the first edge of the first chunk */
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "SELECT rid, data FROM edges "
+                                      "ORDER BY rid LIMIT 1", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_int64 rid = sqlite3_column_int64(st, 0);
+  int len = sqlite3_column_bytes(st, 1);
+  unsigned char *data = malloc((size_t)len);
+  assert_non_null(data);
+  memcpy(data, sqlite3_column_blob(st, 1), (size_t)len);
+  sqlite3_finalize(st);
+  data[0] |= 0x80;
+  assert_int_equal(sqlite3_prepare_v2(store_db(d.s), "UPDATE edges SET data=?1 WHERE rid=?2",
+                                      -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_blob(st, 1, data, len, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 2, rid);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  free(data);
+  next_seen c = {0, 0, 0};
+  assert_int_equal(store_children(d.s, tr.snap[0], 0, 0, 0, next_edge, &c), STORE_ECORRUPT);
+  assert_int_equal(store_verify(d.s, tr.snap[0], NULL), STORE_ECORRUPT);
+  ts_free(&t);
+  tdb_close(&d);
+}
+
 /* ---- broken streams -------------------------------------------------- */
 
 /* A small good snapshot: root -> table with a string. */
@@ -882,6 +973,7 @@ int main(void) {
     cmocka_unit_test(test_every_field_and_value_comes_back_exactly),
     cmocka_unit_test(test_split_at_every_byte_boundary_still_ingests),
     cmocka_unit_test(test_large_nodes_split_into_chunks_read_back_exactly),
+    cmocka_unit_test(test_indices_one_apart_are_stored_as_the_next),
     cmocka_unit_test(test_many_rows_and_big_rows_come_back_exactly),
     cmocka_unit_test(test_rows_held_by_a_failed_snapshot_are_dropped),
     cmocka_unit_test(test_hash_mismatch_stores_nothing),
