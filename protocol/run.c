@@ -65,8 +65,8 @@ void wire_run_close(wire_buf *b) {
 /* ---- reading ------------------------------------------------------- */
 
 int wire_run_begin(const wire_elem *e, wire_run *it, const char **why) {
-  const char *v = NULL, *q, *sp;
-  size_t i, vlen = 0, n = 1;
+  const char *v = NULL;
+  size_t i, vlen = 0;
   int has_first = 0;
   memset(it, 0, sizeof *it);
   if (strcmp(e->name, "r") != 0) { *why = "not a run element <r>"; return -1; }
@@ -100,22 +100,13 @@ int wire_run_begin(const wire_elem *e, wire_run *it, const char **why) {
     *why = "run values are separated by single spaces, with none at either end";
     return -1;
   }
-  /* count the values, stopping as soon as there are too many */
-  for (q = v; (sp = memchr(q, ' ', (size_t)(v + vlen - q))) != NULL; q = sp + 1) {
-    if (++n > WIRE_RUN_MAX) {
-      *why = "run of more than 4096 values (WIRE_RUN_MAX): split it";
-      return -1;
-    }
-  }
-  /* unsigned arithmetic: right for every first index, negative ones too */
-  if ((uint64_t)INT64_MAX - (uint64_t)it->next < n - 1) {
-    *why = "run indices go past the largest 64-bit integer";
-    return -1;
-  }
+  /* Too many values, or indices past INT64_MAX, are found by wire_run_next
+  ** as it reaches them: counting here would read every run twice. */
   it->klen = strlen(it->kind);
   it->p = v;
   it->end = v + vlen;
   it->ilen = 0; /* no edge returned yet */
+  it->count = 0;
   it->hplen = 0;
   return 0;
 }
@@ -161,6 +152,16 @@ int wire_run_next(wire_run *it, wire_edge *edge) {
   const char *p = it->p;
   size_t n;
   if (p == it->end) return 0;
+  if (it->count == WIRE_RUN_MAX) {
+    it->why = "run of more than 4096 values (WIRE_RUN_MAX): split it";
+    return -1;
+  }
+  if (it->count > 0 && it->next == INT64_MAX) {
+    it->why = "run indices go past the largest 64-bit integer";
+    return -1;
+  }
+  if (it->count > 0) it->next++;
+  it->count++;
   if ((n = small_int(p, it->end, &edge->value.u.i)) != 0) {
     edge->value.type = WIRE_V_INT;
   } else {
@@ -182,13 +183,7 @@ int wire_run_next(wire_run *it, wire_edge *edge) {
   it->vtext = p;
   it->vlen = n;
   count_up(it, it->next);
-  if (p + n < it->end) {
-    /* wire_run_begin checked that the last index fits */
-    it->next++;
-    it->p = p + n + 1;
-  } else {
-    it->p = it->end;
-  }
+  it->p = p + n < it->end ? p + n + 1 : it->end;
   return 1;
 }
 

@@ -332,7 +332,8 @@ void wire_run_close(wire_buf *b);
 typedef struct wire_run {
   const char *kind;
   size_t klen;
-  int64_t next;            /* index of the next edge */
+  int64_t next;            /* index of the edge last returned (then the next) */
+  size_t count;            /* edges returned so far */
   const char *p, *end;     /* values not yet read */
   const char *vtext;
   size_t vlen;
@@ -348,12 +349,12 @@ typedef struct wire_run {
 } wire_run;
 
 /* Start reading a run element <r>. 0, or -1 with the reason in *why: not
-** <r>, no kind, no valid first index i, no values, more than WIRE_RUN_MAX,
-** indices past INT64_MAX, spaces misplaced, a name or key given. Pointers
-** refer into e. */
+** <r>, no kind, no valid first index i, no values, spaces at either end, a
+** name or key given. Pointers refer into e. */
 int wire_run_begin(const wire_elem *e, wire_run *it, const char **why);
 /* The run's next edge (kind, index, value; no name, no key): 1, or 0 when
-** the run is over, or -1 if the value is not valid (reason in it->why). */
+** the run is over, or -1 (reason in it->why) if the value is not valid, or
+** is past WIRE_RUN_MAX values or past index INT64_MAX. */
 int wire_run_next(wire_run *it, wire_edge *edge);
 
 /* Every edge of a node element, <e> and <r> alike, in order. */

@@ -54,6 +54,18 @@ static void check_run(const wire_elem *x) {
     CHECK(ed.has_index && ed.index == first + (int64_t)n);
     CHECK(ed.name == NULL && ed.key.type == WIRE_V_NONE);
     check_text_hash(&ed, run.vtext, run.vlen);
+    {
+      /* the run's own path (shared fields kept, index counted up) too */
+      wire_hash a, b;
+      char ha[17], hb[17];
+      wire_hash_init(&a);
+      wire_hash_init(&b);
+      wire_hash_edge(&a, &ed);
+      wire_hash_run_edge(&b, &run, &ed);
+      wire_hash_hex(&a, ha);
+      wire_hash_hex(&b, hb);
+      CHECK(strcmp(ha, hb) == 0);
+    }
     wire_run_value(&again, &ed.value);
     n++;
   }
