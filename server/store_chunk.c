@@ -90,7 +90,9 @@ void store_edge_encode(wire_buf *b, const wire_edge *e, int code, store_edge_pre
   size_t klen = code ? 0 : strlen(e->kind);
   size_t nlen = e->name ? e->name_len : 0;
   /* code, kind, flags, name, then index, key and value of 10 bytes each */
-  if (wire_buf_reserve(b, 1 + 10 + klen + 1 + 1 + 10 + nlen + 3 * 10) != 0) return;
+  size_t need = 1 + 10 + klen + 1 + 1 + 10 + nlen + 3 * 10;
+  /* the common case, room already there, without a call */
+  if ((b->cap - b->len < need || b->oom) && wire_buf_reserve(b, need) != 0) return;
   unsigned char *o = (unsigned char *)b->data + b->len;
   *o++ = (unsigned char)(code | (next ? K_NEXT : 0));
   if (!code) {
