@@ -150,6 +150,21 @@ int api_runs_off_loop(const api_request *rq) {
   return slow;
 }
 
+int api_verifies_first(const api_request *rq, int64_t *snap) {
+  if (strcmp(rq->method, "POST") != 0) return 0;
+  char *copy, *seg[API_MAX_SEGMENTS], *end;
+  int n = split_path(rq->path, &copy, seg), yes = 0;
+  if (n == 4 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "snapshots") == 0 &&
+      strcmp(seg[3], "restore") == 0) {
+    errno = 0;
+    long long id = strtoll(seg[2], &end, 10);
+    yes = errno == 0 && *seg[2] && !*end && id > 0;
+    if (yes) *snap = id;
+  }
+  free(copy);
+  return yes;
+}
+
 void api_handle(api_ctx *c, const api_request *rq, api_response *rs) {
   wire_buf_init(&rs->body);
   rs->status = 500;

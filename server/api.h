@@ -41,11 +41,20 @@ typedef struct api_response {
 
 /* What the API serves from: connected machines and a store handle for
 ** reading (never the one ingests write through). */
+/* A snapshot's rows checked against its hash (store_verify) on a worker,
+** before its restore request came to the loop (api_verifies_first). */
+typedef struct api_verified {
+  int64_t snap;
+  int status;                  /* STORE_OK, STORE_EHASH, ... */
+  char err[400];               /* store_errmsg, when not STORE_OK */
+} api_verified;
+
 typedef struct api_ctx {
   session_hub *hub;            /* NULL off the event loop (api_runs_off_loop) */
   store *st;
   const char *machine_host;    /* where machines connect (GET /api says) */
   int machine_port;
+  const api_verified *verified;  /* or NULL: the restore verifies inline */
 } api_ctx;
 
 /* Answer one request into rs (rs->body initialised by the call). */
@@ -55,6 +64,10 @@ void api_handle(api_ctx *c, const api_request *rq, api_response *rs);
 ** server answers it on a worker thread with the worker's own store and a
 ** NULL hub. Off the loop, api_handle answers nothing else (500). */
 int api_runs_off_loop(const api_request *rq);
+/* 1 if rq restores stored snapshot *snap (POST /api/snapshots/:id/restore):
+** checking its rows reads all of it, so the server does that on a worker
+** first and then answers on the loop with the outcome in c->verified. */
+int api_verifies_first(const api_request *rq, int64_t *snap);
 
 /* ---- shared by api*.c ---- */
 

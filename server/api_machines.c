@@ -5,6 +5,7 @@
 ** restores (POST /api/snapshots/:id/restore) and runs.
 */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,9 +148,20 @@ void api_restore(api_ctx *c, const api_request *rq, api_response *rs,
     return;
   }
   session_restore_args a = { snap, mode && strcmp(mode, "replace") == 0,
-                             code ? code->str : NULL, code ? code->len : 0 };
+                             code ? code->str : NULL, code ? code->len : 0, 0 };
   char err[600];
   uint64_t req = 0;
+  /* Checked on a worker already (api_verifies_first): refused here if its
+  ** rows do not hash to what was stored; other failures (no such snapshot)
+  ** are left to session_restore to report as it always does. */
+  const api_verified *v = c->verified && c->verified->snap == snap ? c->verified : NULL;
+  if (v && (v->status == STORE_EHASH || v->status == STORE_ECORRUPT)) {
+    snprintf(err, sizeof err, "refusing to restore snapshot %" PRId64 ": %s", snap, v->err);
+    json_doc_free(d);
+    session_reply(rs, SESSION_ECONFLICT, err);
+    return;
+  }
+  a.verified = v && v->status == STORE_OK;
   int st = session_restore(c->hub, (uint64_t)machine, &a, &req, err, sizeof err);
   json_doc_free(d);
   if (st != SESSION_ACCEPTED) { session_reply(rs, st, err); return; }

@@ -39,15 +39,18 @@ typedef struct http_pss {
   int close_after;
 } http_pss;
 
-/* A heap analysis on a worker. The worker reads rq and writes rs; wsi
-** belongs to the loop thread, which clears it when the connection closes
-** first (the job is then orphaned: it runs to its end and is dropped). */
+/* A heap analysis on a worker, or the check of a snapshot about to be
+** restored. The worker reads rq and writes rs (or verified); wsi belongs
+** to the loop thread, which clears it when the connection closes first
+** (the job is then orphaned: it runs to its end and is dropped). */
 struct api_job {
   serve_job job;               /* first: the pool's part */
   struct lws *wsi;             /* who waits for the answer; NULL once gone */
   uint64_t queued_ms;
   http_request rq;
   api_response rs;
+  int verify_first;            /* check verified.snap, then answer on the loop */
+  api_verified verified;
 };
 
 static void request_free(http_request *rq) {
@@ -199,6 +202,13 @@ static void api_request_of(const http_request *in, api_arg args[API_MAX_ARGS],
 ** api_runs_off_loop requests need. */
 static void api_job_run(serve_job *sj, store *st) {
   api_job *j = (api_job *)sj;
+  if (j->verify_first) {
+    char hex[17];
+    api_verified *v = &j->verified;
+    v->status = store_verify(st, v->snap, hex);
+    if (v->status != STORE_OK) snprintf(v->err, sizeof v->err, "%s", store_errmsg(st));
+    return;
+  }
   api_arg args[API_MAX_ARGS];
   api_request rq;
   api_request_of(&j->rq, args, &rq);
@@ -208,10 +218,11 @@ static void api_job_run(serve_job *sj, store *st) {
   api_handle(&c, &rq, &j->rs);
 }
 
-/* Log that the client of an analysis left before its answer was ready;
-** the path is printed with anything but printable ASCII escaped. */
-static void note_orphan(const char *path, uint64_t ms) {
-  fputs("amber: http: the client of GET ", stderr);
+/* Log that the client of an analysis (or of a restore being checked) left
+** before its answer was ready; the path is printed with anything but
+** printable ASCII escaped. */
+static void note_orphan(const char *method, const char *path, uint64_t ms) {
+  fprintf(stderr, "amber: http: the client of %s ", method);
   for (size_t i = 0; path[i] && i < 200; i++) {
     unsigned char c = (unsigned char)path[i];
     if (c >= 0x20 && c < 0x7F && c != '\\') fputc(c, stderr);
@@ -225,6 +236,17 @@ static void note_orphan(const char *path, uint64_t ms) {
 ** when writable; or drop it if the connection is gone. */
 static void api_job_finish(serve_job *sj, int ran) {
   api_job *j = (api_job *)sj;
+  if (ran && j->wsi && j->verify_first) {
+    /* the restore itself touches the machines: here, on the loop */
+    serve_state *sv = serve_current;
+    api_arg args[API_MAX_ARGS];
+    api_request rq;
+    api_request_of(&j->rq, args, &rq);
+    api_ctx c = sv->api;
+    c.verified = &j->verified;
+    wire_buf_free(&j->rs.body);
+    api_handle(&c, &rq, &j->rs);
+  }
   if (j->wsi) {
     http_pss *p = lws_wsi_user(j->wsi);
     assert(p && p->job == j);
@@ -237,20 +259,23 @@ static void api_job_finish(serve_job *sj, int ran) {
       lws_callback_on_writable(j->wsi);
     }
   } else if (ran && !serve_current->o->quiet) {
-    note_orphan(j->rq.path, serve_mono_ms() - j->queued_ms);
+    note_orphan(j->verify_first ? "POST" : "GET", j->rq.path, serve_mono_ms() - j->queued_ms);
   }
   request_free(&j->rq);
   wire_buf_free(&j->rs.body);
   free(j);
 }
 
-/* Queue the request for a worker; the connection waits for api_job_finish. */
-static int answer_later(struct lws *wsi, http_pss *p) {
+/* Queue the request for a worker (with verify_snap > 0: only the check of
+** that snapshot); the connection waits for api_job_finish. */
+static int answer_later(struct lws *wsi, http_pss *p, int64_t verify_snap) {
   serve_state *sv = serve_current;
   api_job *j = calloc(1, sizeof *j);
   if (!j) return reply_error(wsi, p, 500, "out of memory", NULL, 1);
   j->job.run = api_job_run;
   j->job.finish = api_job_finish;
+  j->verify_first = verify_snap > 0;
+  j->verified.snap = verify_snap;
   j->wsi = wsi;
   j->queued_ms = serve_mono_ms();
   j->rq = p->rq;                   /* taken over */
@@ -273,7 +298,9 @@ static int answer_api(struct lws *wsi, http_pss *p) {
   api_arg args[API_MAX_ARGS];
   api_request rq;
   api_request_of(&p->rq, args, &rq);
-  if (sv->work && api_runs_off_loop(&rq)) return answer_later(wsi, p);
+  int64_t snap = 0;
+  if (sv->work && api_runs_off_loop(&rq)) return answer_later(wsi, p, 0);
+  if (sv->work && api_verifies_first(&rq, &snap)) return answer_later(wsi, p, snap);
   api_response rs;
   api_handle(&sv->api, &rq, &rs);
   int r = reply(wsi, p, rs.status, "application/json", &rs.body, 0);

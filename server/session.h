@@ -122,11 +122,13 @@ typedef struct session_restore_args {
   int replace;               /* mode replace (else merge) */
   const char *code;          /* Lua source to run after, or NULL */
   size_t code_len;
+  int verified;              /* its rows were just checked (store_verify): not again */
 } session_restore_args;
 
 /* Queue a restore (docs/protocol.md 5.5) of a stored snapshot into machine
 ** id; *req_id gets the request. The snapshot's rows are verified against
-** its hash first: SESSION_ECONFLICT if they do not check out, or if the
+** its hash first (unless a->verified): SESSION_ECONFLICT if they do not
+** check out, or if the
 ** machine did not announce restore (and run, with code) or is busy with
 ** another restore; SESSION_ENOTFOUND for no such machine or snapshot. */
 int session_restore(session_hub *h, uint64_t id,

@@ -11,7 +11,9 @@
 #     analyses running and queued still exits cleanly;
 # (d) the background analysis of a big snapshot runs in a child process
 #     (amber prepare): the server's own peak memory does not grow with it,
-#     and SIGTERM while one runs ends the child too.
+#     and SIGTERM while one runs ends the child too;
+# (e) so does the check of a snapshot's rows before its restore (their
+#     hash over all of them, on a worker): the loop answers meanwhile.
 source "$(dirname "$0")/server_lib.bash"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (.ci/deps installs it)"
 
@@ -109,6 +111,29 @@ expect_eq "$(code GET "/api/snapshots/$big/nodes/99999999/paths")" 404 "paths of
 expect_eq "$(code GET "/api/diff?a=$big&b=$snap")" 200 "diff"
 expect_eq "$(code GET "/api/diff?a=$big")" 400 "diff without b"
 expect_eq "$(code POST "/api/diff?a=$big&b=$snap")" 405 "diff is a GET"
+
+# ---- (e) the check of a snapshot before its restore runs on a worker -------
+# store_verify reads all of the big snapshot: requests sent meanwhile are
+# answered, and the restore is accepted once the rows check out.
+t_sent=$(now_ms)
+curl -s -o "$WORK/restore.json" -w '%{http_code} %{time_total}' -X POST \
+  -H 'Content-Type: application/json' --data-binary "{\"machine\":$mid}" \
+  "$URL/api/snapshots/$big/restore" >"$WORK/restore.out" &
+restore_pid=$!
+sleep 0.02
+during=0
+while kill -0 "$restore_pid" 2>/dev/null; do
+  expect_eq "$(code GET /api/machines)" 200 "GET /api/machines while a restore is checked"
+  kill -0 "$restore_pid" 2>/dev/null && during=$((during + 1))
+done
+wait "$restore_pid" || fail "the restore request failed"
+read -r restore_code restore_secs <"$WORK/restore.out" || true
+expect_eq "$restore_code" 202 "the restore of the checked snapshot is accepted"
+echo "a restore checked for ${restore_secs} s; meanwhile $during requests were answered"
+[ "$during" -ge 2 ] ||
+  fail "only $during requests were answered while the restore was checked (${restore_secs}s): the loop waited for it"
+[ -n "$(get "/api/requests/$(jget id <"$WORK/restore.json")" | jget state)" ] ||
+  fail "the restore request is listed"
 stop_server
 
 # ---- (d) the background analysis runs in a child ---------------------------
