@@ -217,18 +217,14 @@ void wire_hash_edge_text(wire_hash *h, const wire_edge *e, const char *vtext,
 ** share, the fields before the index, is assembled once into the run; the
 ** index's text comes from the run, counted up as it is read. */
 void wire_hash_run_edge(wire_hash *h, wire_run *r, const wire_edge *e) {
-  char buf[EDGE_BUF + SLACK], *o = buf;
-  if (r->hplen == 0) {
-    if (r->klen > sizeof r->hprefix - 4 * 8 - 1 || r->vlen > WIRE_VALUE_MAX) {
-      wire_hash_edge_text(h, e, r->vtext, r->vlen);
-      return;
-    }
-    o = put_field(o, "e", 1);
+  char buf[EDGE_BUF + SLACK], *o;
+  if (r->hplen == 0 && r->klen <= sizeof r->hprefix - 4 * 8 - 1) {
+    o = put_field(r->hprefix, "e", 1);
     o = put_field(o, r->kind, r->klen);
     o = put_field(o, NULL, 0);
-    r->hplen = (size_t)(o - buf);
-    memcpy(r->hprefix, buf, r->hplen);
-  } else if (r->vlen > WIRE_VALUE_MAX) {
+    r->hplen = (size_t)(o - r->hprefix);
+  }
+  if (r->hplen == 0 || r->vlen > WIRE_VALUE_MAX) {
     wire_hash_edge_text(h, e, r->vtext, r->vlen);
     return;
   }

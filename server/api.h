@@ -39,8 +39,6 @@ typedef struct api_response {
   wire_buf body;               /* JSON; the caller frees it */
 } api_response;
 
-/* What the API serves from: connected machines and a store handle for
-** reading (never the one ingests write through). */
 /* A snapshot's rows checked against its hash (store_verify) on a worker,
 ** before its restore request came to the loop (api_verifies_first). */
 typedef struct api_verified {
@@ -49,6 +47,8 @@ typedef struct api_verified {
   char err[400];               /* store_errmsg, when not STORE_OK */
 } api_verified;
 
+/* What the API serves from: connected machines and a store handle for
+** reading (never the one ingests write through). */
 typedef struct api_ctx {
   session_hub *hub;            /* NULL off the event loop (api_runs_off_loop) */
   store *st;

@@ -128,9 +128,9 @@ typedef struct session_restore_args {
 /* Queue a restore (docs/protocol.md 5.5) of a stored snapshot into machine
 ** id; *req_id gets the request. The snapshot's rows are verified against
 ** its hash first (unless a->verified): SESSION_ECONFLICT if they do not
-** check out, or if the
-** machine did not announce restore (and run, with code) or is busy with
-** another restore; SESSION_ENOTFOUND for no such machine or snapshot. */
+** check out, or if the machine did not announce restore (and run, with
+** code) or is busy with another restore; SESSION_ENOTFOUND for no such
+** machine or snapshot. */
 int session_restore(session_hub *h, uint64_t id,
                     const session_restore_args *a, uint64_t *req_id,
                     char *err, size_t errlen);
