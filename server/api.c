@@ -150,16 +150,25 @@ int api_runs_off_loop(const api_request *rq) {
   return slow;
 }
 
+int api_parse_num(const char *s, int64_t *out) {
+  if (!s || !*s || *s == '-') return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
 int api_verifies_first(const api_request *rq, int64_t *snap) {
   if (strcmp(rq->method, "POST") != 0) return 0;
-  char *copy, *seg[API_MAX_SEGMENTS], *end;
+  char *copy, *seg[API_MAX_SEGMENTS];
   int n = split_path(rq->path, &copy, seg), yes = 0;
+  int64_t id;
   if (n == 4 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "snapshots") == 0 &&
-      strcmp(seg[3], "restore") == 0) {
-    errno = 0;
-    long long id = strtoll(seg[2], &end, 10);
-    yes = errno == 0 && *seg[2] && !*end && id > 0;
-    if (yes) *snap = id;
+      strcmp(seg[3], "restore") == 0 && api_parse_num(seg[2], &id) == 0 && id > 0) {
+    *snap = id;
+    yes = 1;
   }
   free(copy);
   return yes;

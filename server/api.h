@@ -75,6 +75,8 @@ int api_verifies_first(const api_request *rq, int64_t *snap);
 void api_error(api_response *rs, int status, const char *what, const char *hint);
 /* Map a store status to an HTTP status and reply with the store's message. */
 void api_store_error(api_response *rs, store *st, int status);
+/* A non-negative decimal id in s: 0, or -1 if s is not one. */
+int api_parse_num(const char *s, int64_t *out);
 /* Query argument by name, or NULL. */
 const char *api_arg_get(const api_request *rq, const char *name);
 /* Unsigned query argument with a default; -1 (and a 400 reply) if bad. */

@@ -4,7 +4,6 @@
 ** and retainers, search, and the frames of break and crash snapshots. All
 ** reads go through the store's API on the reader handle.
 */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +21,6 @@ typedef struct rows {
   int full, payload;
   unsigned edge_flags;  /* API_EDGE_* summaries to include */
 } rows;
-
-static int parse_num(const char *s, int64_t *out) {
-  if (!s || !*s || *s == '-') return -1;
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || *end) return -1;
-  *out = v;
-  return 0;
-}
 
 static int flag(const api_request *rq, const char *name) {
   const char *v = api_arg_get(rq, name);
@@ -179,7 +168,7 @@ static void search(api_ctx *c, const api_request *rq, api_response *rs,
   if (api_page(rq, rs, &offset, &limit)) return;
   int64_t after = -1;
   const char *a = api_arg_get(rq, "after");
-  if (a && *a && parse_num(a, &after)) {
+  if (a && *a && api_parse_num(a, &after)) {
     api_error(rs, 400, "after= must be a node id (or edge position) from the "
               "previous page's next_after", NULL);
     return;
@@ -337,7 +326,7 @@ void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
     int64_t snap;
     if (strcmp(rq->method, "POST") != 0) {
       api_error(rs, 405, "a restore is asked with POST", NULL);
-    } else if (parse_num(seg[0], &snap)) {
+    } else if (api_parse_num(seg[0], &snap)) {
       api_error(rs, 404, "snapshot ids are numbers", "GET /api/snapshots lists them");
     } else {
       api_restore(c, rq, rs, snap);
@@ -350,7 +339,7 @@ void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
   }
   if (nseg == 0) { list_snapshots(c, rq, rs); return; }
   int64_t snap, nid;
-  if (parse_num(seg[0], &snap)) {
+  if (api_parse_num(seg[0], &snap)) {
     api_error(rs, 404, "snapshot ids are numbers", "GET /api/snapshots lists them");
     return;
   }
@@ -364,7 +353,7 @@ void api_snapshots(api_ctx *c, const api_request *rq, api_response *rs,
     return;
   }
   if (strcmp(what, "nodes") == 0 && nseg >= 3) {
-    if (parse_num(seg[2], &nid)) {
+    if (api_parse_num(seg[2], &nid)) {
       api_error(rs, 404, "node ids are numbers", "node 0 is the snapshot's root");
       return;
     }

@@ -313,10 +313,7 @@ static void test_large_nodes_split_into_chunks_read_back_exactly(void **state) {
   tstream t;
   ts_init(&t);
   ts_begin(&t, "big", NULL);
-  ts_node(&t, tn("root"));
-  wire_edge e = te_kind("root", tv_ref(1));
-  e.name = "globals", e.name_len = 7;
-  ts_edge(&t, e);
+  ts_root(&t);
   ts_node(&t, tn("table")); /* 10000 edges: inline, then chunks by count */
   for (int i = 1; i <= 10000; i++) {
     ts_edge(&t, te_index(i, i % 7 ? tv_int(i) : tv_ref(2)));
@@ -398,10 +395,7 @@ static void test_indices_one_apart_are_stored_as_the_next(void **state) {
   tstream t;
   ts_init(&t);
   ts_begin(&t, "next", NULL);
-  ts_node(&t, tn("root"));
-  wire_edge e = te_kind("root", tv_ref(1));
-  e.name = "globals", e.name_len = 7;
-  ts_edge(&t, e);
+  ts_root(&t);
   ts_node(&t, tn("table"));
   for (size_t k = 0; k < NEXT_EDGES; k++)
     ts_edge(&t, next_has[k] ? te_index(next_idx[k], tv_int((int64_t)k))
@@ -457,10 +451,7 @@ static void test_indices_one_apart_are_stored_as_the_next(void **state) {
 /* A small good snapshot: root -> table with a string. */
 static void build_small(tstream *t, const char *id) {
   ts_begin(t, id, NULL);
-  ts_node(t, tn("root"));
-  wire_edge e = te_kind("root", tv_ref(1));
-  e.name = "globals", e.name_len = 7;
-  ts_edge(t, e);
+  ts_root(t);
   ts_node(t, tn("table"));
   ts_edge(t, te_field("s", tv_ref(2)));
   ts_edge(t, te_field("n", tv_int(3)));
@@ -485,10 +476,7 @@ static char big_value[300 * 1024];
 static void build_strings(tstream *t, const char *id, int n) {
   memset(big_value, 'v', sizeof big_value);
   ts_begin(t, id, NULL);
-  ts_node(t, tn("root"));
-  wire_edge e = te_kind("root", tv_ref(1));
-  e.name = "globals", e.name_len = 7;
-  ts_edge(t, e);
+  ts_root(t);
   ts_node(t, tn("table"));
   for (int i = 0; i < n; i++) ts_edge(t, te_index(i + 1, tv_ref(2 + (uint64_t)i)));
   for (int i = 0; i < n; i++) {

@@ -16,10 +16,7 @@ static void build_capture(tstream *t) {
   ts_login(t, "capture.lua", 77);
   for (int k = 1; k <= 2; k++) {
     ts_begin(t, k == 1 ? "1" : "2", "label", "cap\xff", NULL);
-    ts_node(t, tn("root"));
-    wire_edge e = te_kind("root", tv_ref(1));
-    e.name = "globals", e.name_len = 7;
-    ts_edge(t, e);
+    ts_root(t);
     wire_node n = tn("table");
     n.type = "Inv\"entory", n.type_len = 10;
     n.addr = 0x5616e0a4c2b0, n.has_addr = 1, n.size = 88, n.has_size = 1;

@@ -39,10 +39,7 @@ static void items(tstream *t, int64_t from, int64_t to, int runs) {
 /* root -> table 1 {name = "s0", [1..ITEMS] = item(i), tail = true} -> strings */
 static void build_graph(tstream *t, const char *id, int runs) {
   ts_begin(t, id, NULL);
-  ts_node(t, tn("root"));
-  wire_edge e = te_kind("root", tv_ref(1));
-  e.name = "globals", e.name_len = 7;
-  ts_edge(t, e);
+  ts_root(t);
   wire_node table = tn("table");
   table.size = 56 + 16 * ITEMS, table.has_size = 1;
   table.addr = 0x55d0c1a2b3c0u, table.has_addr = 1;

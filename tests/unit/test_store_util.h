@@ -239,6 +239,15 @@ static inline wire_edge te_kind(const char *kind, wire_value v) {
   return e;
 }
 
+
+/* Node 0, the root, with its edge "globals" to node 1 (written next). */
+static inline void ts_root(tstream *t) {
+  wire_edge e = te_kind("root", tv_ref(1));
+  e.name = "globals", e.name_len = 7;
+  ts_node(t, tn("root"));
+  ts_edge(t, e);
+}
+
 /* ---- feeding -------------------------------------------------------- */
 
 #define TS_MAX_RESULTS 16
